@@ -1,0 +1,6 @@
+"""The claim lab: ``Claim``, ``Evidence``, ``Scale``, the ``@claim`` registry and the runner."""
+
+from archlab.lab.claim import Claim, Evidence, Scale
+from archlab.lab.registry import all_claims, claim, get_claim
+
+__all__ = ["Claim", "Evidence", "Scale", "all_claims", "claim", "get_claim"]

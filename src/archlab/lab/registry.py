@@ -1,0 +1,51 @@
+"""The claim registry: the ``@claim`` decorator and look-ups over every family's ``claims`` module."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Callable
+
+from archlab.lab.claim import Claim, Evidence, Scale, validate_claim_id
+
+# Families whose ``archlab.<family>.claims`` module registers claims, in atlas order.
+FAMILIES = ("transformer",)
+
+_REGISTRY: dict[str, Claim] = {}
+
+
+def claim(claim_id: str, *, statement: str, source: str, rule: str) -> Callable:
+    """Register a claim function ``fn(scale: Scale, seed: int) -> Evidence`` under ``claim_id``."""
+    validate_claim_id(claim_id)
+
+    def register(fn: Callable[[Scale, int], Evidence]) -> Callable[[Scale, int], Evidence]:
+        if claim_id in _REGISTRY and _REGISTRY[claim_id].fn is not fn:
+            raise ValueError(f"claim id {claim_id!r} is registered twice")
+        _REGISTRY[claim_id] = Claim(claim_id, statement, source, rule, fn)
+        return fn
+
+    return register
+
+
+def load_all() -> None:
+    """Import every family's claims module so that its claims register."""
+    for family in FAMILIES:
+        importlib.import_module(f"archlab.{family}.claims")
+
+
+def all_claims(family: str | None = None) -> list[Claim]:
+    """Every registered claim (optionally of one family), families in atlas order, ids sorted within."""
+    load_all()
+    if family is not None and family not in FAMILIES:
+        raise ValueError(f"family={family!r} is not one of {', '.join(FAMILIES)}")
+    order = {name: i for i, name in enumerate(FAMILIES)}
+    chosen = [c for c in _REGISTRY.values() if family is None or c.family == family]
+    return sorted(chosen, key=lambda c: (order.get(c.family, len(order)), c.id))
+
+
+def get_claim(claim_id: str) -> Claim:
+    load_all()
+    try:
+        return _REGISTRY[claim_id]
+    except KeyError:
+        known = ", ".join(sorted(_REGISTRY)) or "none"
+        raise KeyError(f"unknown claim id {claim_id!r}; known claims: {known}") from None
