@@ -1,0 +1,41 @@
+"""The pre-norm residual block (Xiong et al. 2020; GPT-2, Llama) with a pluggable mixer and feed-forward.
+
+``x = x + mixer(norm1(x), **mixer_kwargs)``, then ``x = x + feed_forward(norm2(x))``. The mixer is any
+module mapping (B, L, D) to (B, L, D) (attention, an SSM, a recurrence); the feed-forward is an MLP, SwiGLU,
+a mixture of experts, or ``None`` for mixer-only stacks.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from archlab.core.norm import NormKind, make_norm
+
+
+class Block(nn.Module):
+    """Pre-norm residual block: (B, L, D) -> (B, L, D)."""
+
+    def __init__(
+        self,
+        *,
+        d_model: int,
+        mixer: nn.Module,
+        feed_forward: nn.Module | None,
+        norm: NormKind = "layernorm",
+        norm_eps: float = 1e-5,
+        norm_bias: bool = True,
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        self.norm1 = make_norm(norm, d_model, eps=norm_eps, bias=norm_bias)
+        self.mixer = mixer
+        self.norm2 = make_norm(norm, d_model, eps=norm_eps, bias=norm_bias) if feed_forward is not None else None
+        self.feed_forward = feed_forward
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor, **mixer_kwargs) -> torch.Tensor:
+        x = x + self.dropout(self.mixer(self.norm1(x), **mixer_kwargs))
+        if self.feed_forward is not None:
+            x = x + self.dropout(self.feed_forward(self.norm2(x)))
+        return x

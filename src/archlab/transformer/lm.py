@@ -1,0 +1,266 @@
+"""A decoder-only language model from one config, in GPT-2 and Llama presets.
+
+- GPT-2 (Radford et al. 2019): learned positions, LayerNorm, GELU (tanh) MLP, biases, tied embeddings,
+  residual projections initialised with std ``0.02 / sqrt(2 * n_layers)`` (Section 2.3 of the paper).
+- Llama (Touvron et al. 2023): RoPE, RMSNorm, SwiGLU, no biases, untied head, grouped-query attention
+  (Ainslie et al. 2023).
+
+Decoding: ``init_state(batch)`` allocates one KV cache per layer; ``step(tokens, state)`` consumes one token
+per sequence and returns the next-token logits; ``forward(ids, state=...)`` pre-fills a chunk. Over the same
+tokens, step-by-step logits equal the full forward's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from archlab.core.attention import KVCache, MultiHeadAttention
+from archlab.core.block import Block
+from archlab.core.io import PretrainedMixin
+from archlab.core.mlp import MLP, SwiGLU
+from archlab.core.norm import make_norm
+from archlab.core.positional import LearnedPositionalEmbedding, RotaryEmbedding
+from archlab.transformer.sampling import sample_next_token
+
+
+@dataclass
+class LMConfig:
+    """Configuration of ``DecoderLM``. ``n_kv_heads=None`` means ``n_heads``; ``d_ff=None`` means 4 * d_model
+    for an MLP and the 8/3 * d_model rounded up to a multiple of 32 for SwiGLU (Llama's rule)."""
+
+    vocab_size: int = 256
+    max_seq_len: int = 256
+    d_model: int = 256
+    n_layers: int = 4
+    n_heads: int = 8
+    n_kv_heads: int | None = None
+    d_ff: int | None = None
+    position: Literal["learned", "rope", "none"] = "learned"
+    norm: Literal["layernorm", "rmsnorm"] = "layernorm"
+    mlp: Literal["gelu", "gelu_tanh", "relu", "swiglu"] = "gelu_tanh"
+    bias: bool = True
+    tie_embeddings: bool = True
+    dropout: float = 0.0
+    norm_eps: float = 1e-5
+    rope_base: float = 10000.0
+    init_std: float = 0.02
+
+    def __post_init__(self) -> None:
+        for name in ("vocab_size", "max_seq_len", "d_model", "n_layers", "n_heads"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}={getattr(self, name)} must be >= 1")
+        if self.d_model % self.n_heads:
+            raise ValueError(f"d_model={self.d_model} must be divisible by n_heads={self.n_heads}")
+        if self.n_kv_heads is not None and (self.n_kv_heads < 1 or self.n_heads % self.n_kv_heads):
+            raise ValueError(f"n_kv_heads={self.n_kv_heads} must be >= 1 and divide n_heads={self.n_heads}")
+        if self.d_ff is not None and self.d_ff < 1:
+            raise ValueError(f"d_ff={self.d_ff} must be >= 1")
+        choices = {"position": ("learned", "rope", "none"), "norm": ("layernorm", "rmsnorm"),
+                   "mlp": ("gelu", "gelu_tanh", "relu", "swiglu")}
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name}={getattr(self, name)!r} is not one of {', '.join(allowed)}")
+        if self.position == "rope" and self.head_dim % 2:
+            raise ValueError(f"head_dim={self.head_dim} (d_model/n_heads) must be even for position='rope'")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout={self.dropout} must be in [0, 1)")
+        if self.norm_eps <= 0 or self.init_std <= 0 or self.rope_base <= 1:
+            raise ValueError("norm_eps and init_std must be > 0 and rope_base > 1")
+
+    @property
+    def head_dim(self) -> int:
+        return self.d_model // self.n_heads
+
+    @property
+    def kv_heads(self) -> int:
+        return self.n_heads if self.n_kv_heads is None else self.n_kv_heads
+
+    @property
+    def ff_width(self) -> int:
+        if self.d_ff is not None:
+            return self.d_ff
+        if self.mlp == "swiglu":
+            return -(-(8 * self.d_model // 3) // 32) * 32
+        return 4 * self.d_model
+
+
+def gpt2_config(**overrides) -> LMConfig:
+    """GPT-2 style: learned positions, LayerNorm, GELU (tanh) MLP, biases, tied embeddings."""
+    values = dict(position="learned", norm="layernorm", mlp="gelu_tanh", bias=True, tie_embeddings=True)
+    return LMConfig(**{**values, **overrides})
+
+
+def llama_config(**overrides) -> LMConfig:
+    """Llama style: RoPE, RMSNorm, SwiGLU, no biases, untied head, grouped-query attention (heads / 4)."""
+    n_heads = overrides.get("n_heads", LMConfig.n_heads)
+    values = dict(position="rope", norm="rmsnorm", mlp="swiglu", bias=False, tie_embeddings=False,
+                  n_kv_heads=max(1, n_heads // 4), norm_eps=1e-6)
+    return LMConfig(**{**values, **overrides})
+
+
+PRESETS = {"gpt2": gpt2_config, "llama": llama_config}
+
+
+@dataclass
+class LMOutput:
+    """``logits`` (B, L, V); ``loss`` the mean next-token cross-entropy (nats) when labels were given."""
+
+    logits: torch.Tensor
+    loss: torch.Tensor | None = None
+
+
+@dataclass
+class DecoderState:
+    """Decoding state: one KV cache per layer and the number of positions consumed."""
+
+    caches: list[KVCache]
+
+    @property
+    def position(self) -> int:
+        return self.caches[0].length
+
+
+class DecoderLM(PretrainedMixin, nn.Module):
+    """Decoder-only transformer LM: ids (B, L) -> ``LMOutput(logits (B, L, V), loss)``."""
+
+    config_class = LMConfig
+
+    def __init__(self, config: LMConfig) -> None:
+        super().__init__()
+        self.config = config
+        c = config
+        self.tok_emb = nn.Embedding(c.vocab_size, c.d_model)
+        self.pos_emb = LearnedPositionalEmbedding(c.max_seq_len, c.d_model) if c.position == "learned" else None
+        rope = RotaryEmbedding(c.head_dim, max_len=c.max_seq_len, base=c.rope_base) if c.position == "rope" else None
+        self.blocks = nn.ModuleList(self._block(rope) for _ in range(c.n_layers))
+        self.norm_f = make_norm(c.norm, c.d_model, eps=c.norm_eps, bias=c.bias)
+        self.drop = nn.Dropout(c.dropout)
+        self.lm_head = nn.Linear(c.d_model, c.vocab_size, bias=False)
+        if c.tie_embeddings:
+            self.lm_head.weight = self.tok_emb.weight
+        self._init_weights()
+
+    def _block(self, rope: RotaryEmbedding | None) -> Block:
+        c = self.config
+        mixer = MultiHeadAttention(d_model=c.d_model, n_heads=c.n_heads, n_kv_heads=c.kv_heads, bias=c.bias,
+                                   causal=True, rope=rope, dropout=c.dropout)
+        if c.mlp == "swiglu":
+            ff: nn.Module = SwiGLU(d_model=c.d_model, d_hidden=c.ff_width, bias=c.bias)
+        else:
+            ff = MLP(d_model=c.d_model, d_hidden=c.ff_width, activation=c.mlp, bias=c.bias)
+        return Block(d_model=c.d_model, mixer=mixer, feed_forward=ff, norm=c.norm, norm_eps=c.norm_eps,
+                     norm_bias=c.bias, dropout=c.dropout)
+
+    def _init_weights(self) -> None:
+        """N(0, 0.02) for weights, zeros for biases; output projections scaled by 1/sqrt(2 n_layers) (GPT-2)."""
+        std = self.config.init_std
+        for module in self.modules():
+            if isinstance(module, (nn.Linear, nn.Embedding)):
+                nn.init.normal_(module.weight, std=std)
+                if getattr(module, "bias", None) is not None:
+                    nn.init.zeros_(module.bias)
+        residual_std = std / (2 * self.config.n_layers) ** 0.5
+        for block in self.blocks:
+            nn.init.normal_(block.mixer.o_proj.weight, std=residual_std)
+            out = block.feed_forward.down if isinstance(block.feed_forward, SwiGLU) else block.feed_forward.fc2
+            nn.init.normal_(out.weight, std=residual_std)
+
+    def num_parameters(self, *, exclude_embeddings: bool = False) -> int:
+        """Parameter count (tied weights once); optionally without token and position tables."""
+        total = sum(p.numel() for p in self.parameters())
+        if exclude_embeddings:
+            total -= self.tok_emb.weight.numel()
+            if self.pos_emb is not None:
+                total -= self.pos_emb.weight.numel()
+        return total
+
+    def _check_ids(self, input_ids: torch.Tensor, past: int) -> None:
+        if input_ids.dim() != 2:
+            raise ValueError(f"input_ids must be (batch, length), got shape {tuple(input_ids.shape)}")
+        if input_ids.dtype not in (torch.int64, torch.int32):
+            raise ValueError(f"input_ids must be integer token ids (torch.long), got dtype {input_ids.dtype}")
+        if input_ids.numel() and (int(input_ids.min()) < 0 or int(input_ids.max()) >= self.config.vocab_size):
+            raise ValueError(f"token ids must be in [0, {self.config.vocab_size}), got range "
+                             f"[{int(input_ids.min())}, {int(input_ids.max())}]")
+        if past + input_ids.shape[1] > self.config.max_seq_len:
+            raise ValueError(f"sequence of {past + input_ids.shape[1]} tokens exceeds "
+                             f"max_seq_len={self.config.max_seq_len}")
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        labels: torch.Tensor | None = None,
+        *,
+        state: DecoderState | None = None,
+    ) -> LMOutput:
+        """Logits for ``input_ids`` (B, L); ``labels`` (B, L) are the targets (-100 ignored); with ``state``,
+        the tokens continue the cached sequence and the caches are extended."""
+        past = state.position if state is not None else 0
+        self._check_ids(input_ids, past)
+        positions = torch.arange(past, past + input_ids.shape[1], device=input_ids.device)
+        h = self.tok_emb(input_ids)  # (B, L, D)
+        if self.pos_emb is not None:
+            h = h + self.pos_emb(positions)
+        h = self.drop(h)
+        for i, block in enumerate(self.blocks):
+            h = block(h, cache=state.caches[i] if state is not None else None, positions=positions)
+        logits = self.lm_head(self.norm_f(h))  # (B, L, V)
+        loss = None
+        if labels is not None:
+            loss = F.cross_entropy(logits.flatten(0, 1).float(), labels.flatten(), ignore_index=-100)
+        return LMOutput(logits=logits, loss=loss)
+
+    def init_state(self, batch: int, *, max_len: int | None = None) -> DecoderState:
+        """Empty KV caches for ``batch`` sequences of up to ``max_len`` (default ``max_seq_len``) tokens."""
+        c = self.config
+        param = self.tok_emb.weight
+        caches = [KVCache(batch=batch, n_kv_heads=c.kv_heads, head_dim=c.head_dim, max_len=max_len or c.max_seq_len,
+                          dtype=param.dtype, device=param.device) for _ in range(c.n_layers)]
+        return DecoderState(caches=caches)
+
+    def step(self, tokens: torch.Tensor, state: DecoderState) -> tuple[torch.Tensor, DecoderState]:
+        """Consume one token per sequence, ``tokens`` (B,); return next-token logits (B, V) and the state."""
+        if tokens.dim() != 1:
+            raise ValueError(f"step takes one token per sequence, shape (batch,), got {tuple(tokens.shape)}")
+        logits = self.forward(tokens[:, None], state=state).logits[:, -1]  # (B, 1, V) -> (B, V)
+        return logits, state
+
+    @torch.no_grad()
+    def generate(
+        self,
+        input_ids: torch.Tensor,
+        max_new_tokens: int,
+        *,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        generator: torch.Generator | None = None,
+        use_cache: bool = True,
+    ) -> torch.Tensor:
+        """Continue ``input_ids`` (B, L) by ``max_new_tokens``: (B, L + max_new_tokens). ``use_cache=False``
+        recomputes the whole prefix at every step (the baseline the KV cache is measured against)."""
+        if max_new_tokens < 0:
+            raise ValueError(f"max_new_tokens={max_new_tokens} must be >= 0")
+        self._check_ids(input_ids, past=max_new_tokens)  # prompt plus new tokens must fit the context
+        sample = dict(temperature=temperature, top_k=top_k, top_p=top_p, generator=generator)
+        out = input_ids
+        if max_new_tokens == 0:
+            return out
+        if use_cache:
+            state = self.init_state(input_ids.shape[0], max_len=input_ids.shape[1] + max_new_tokens)
+            logits = self.forward(input_ids, state=state).logits[:, -1]
+            for i in range(max_new_tokens):
+                token = sample_next_token(logits, **sample)
+                out = torch.cat((out, token[:, None]), dim=1)
+                if i + 1 < max_new_tokens:
+                    logits, state = self.step(token, state)
+        else:
+            for _ in range(max_new_tokens):
+                token = sample_next_token(self.forward(out).logits[:, -1], **sample)
+                out = torch.cat((out, token[:, None]), dim=1)
+        return out
