@@ -1,6 +1,6 @@
 """Building blocks that know no family: attention, positions, feed-forwards, norms, the block, save/load."""
 
-from archlab.core.attention import KVCache, MultiHeadAttention, attention, attention_ref, causal_mask
+from archlab.core.attention import KVCache, MultiHeadAttention
 from archlab.core.block import Block
 from archlab.core.io import PretrainedMixin, load_pretrained, save_pretrained
 from archlab.core.mlp import MLP, SwiGLU
@@ -15,6 +15,5 @@ from archlab.core.positional import (
 
 __all__ = [
     "AdaLayerNorm", "Block", "KVCache", "LayerNorm", "LearnedPositionalEmbedding", "MLP", "MultiHeadAttention",
-    "PretrainedMixin", "RMSNorm", "RotaryEmbedding", "RotaryEmbedding2D", "SwiGLU", "attention",
-    "attention_ref", "causal_mask", "load_pretrained", "make_norm", "save_pretrained", "sincos_1d", "sincos_2d",
+    "PretrainedMixin", "RMSNorm", "RotaryEmbedding", "RotaryEmbedding2D", "SwiGLU", "load_pretrained", "make_norm", "save_pretrained", "sincos_1d", "sincos_2d",
 ]

@@ -7,7 +7,8 @@ plain formula beside it, and tests hold them equal.
 
 Masks are boolean with ``True`` meaning "may attend", broadcastable to (B, H, Lq, Lk). A causal mask is
 aligned to the end of the keys: query i of Lq attends to keys ``<= i + (Lk - Lq)``, which is what incremental
-decoding with a cache needs. A query row with no allowed key gives NaN, as the formula does.
+decoding with a cache needs. A query row with no allowed key gives zeros (PyTorch's SDPA convention), not the
+formula's NaN, so a fully padded query cannot spread NaN through later layers.
 """
 
 from __future__ import annotations
@@ -78,9 +79,11 @@ def attention_ref(
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
     scores = torch.matmul(q, k.transpose(-2, -1)) * scale  # (B, H, Lq, Lk)
     full = _combined_mask(mask, causal, q.shape[-2], k.shape[-2], q.device)
-    if full is not None:
-        scores = scores.masked_fill(~full, float("-inf"))
-    return torch.matmul(torch.softmax(scores, dim=-1), v)  # (B, H, Lq, Dh)
+    if full is None:
+        return torch.matmul(torch.softmax(scores, dim=-1), v)  # (B, H, Lq, Dh)
+    probs = torch.softmax(scores.masked_fill(~full, float("-inf")), dim=-1)  # (B, H, Lq, Lk)
+    probs = probs.masked_fill(~full.any(dim=-1, keepdim=True), 0.0)  # rows with no allowed key -> 0, as SDPA
+    return torch.matmul(probs, v)  # (B, H, Lq, Dh)
 
 
 def attention(

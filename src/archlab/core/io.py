@@ -109,7 +109,13 @@ class PretrainedMixin:
         meta = read_config(directory)
         if meta["archlab_class"] != _class_path(cls):
             raise UserError(f"{directory} holds a {meta['archlab_class']}, not a {_class_path(cls)}")
-        model = cls(config_from_dict(cls.config_class, meta["config"]))  # type: ignore[call-arg]
+        if not isinstance(meta["config"], dict):
+            raise UserError(f"{Path(directory) / CONFIG_NAME}: 'config' must be an object of config fields")
+        try:
+            config = config_from_dict(cls.config_class, meta["config"])
+        except (TypeError, ValueError, UserError) as err:
+            raise UserError(f"{Path(directory) / CONFIG_NAME} holds an invalid config: {err}") from None
+        model = cls(config)  # type: ignore[call-arg]
         _load_weights(model, Path(directory), device)  # type: ignore[arg-type]
         return model.to(device) if device is not None else model  # type: ignore[attr-defined]
 
@@ -124,4 +130,6 @@ def load_pretrained(directory: str | Path, *, device: torch.device | str | None 
         cls = getattr(importlib.import_module(module_name), qualname)
     except (ImportError, AttributeError):
         raise UserError(f"{directory}: class {meta['archlab_class']!r} does not exist in this archlab") from None
+    if not (isinstance(cls, type) and issubclass(cls, PretrainedMixin)):
+        raise UserError(f"{directory}: {meta['archlab_class']!r} is not a model class with from_pretrained")
     return cls.from_pretrained(directory, device=device)

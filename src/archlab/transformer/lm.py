@@ -69,8 +69,11 @@ class LMConfig:
             raise ValueError(f"head_dim={self.head_dim} (d_model/n_heads) must be even for position='rope'")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout={self.dropout} must be in [0, 1)")
-        if self.norm_eps <= 0 or self.init_std <= 0 or self.rope_base <= 1:
-            raise ValueError("norm_eps and init_std must be > 0 and rope_base > 1")
+        for name in ("norm_eps", "init_std"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name}={getattr(self, name)} must be > 0")
+        if self.rope_base <= 1:
+            raise ValueError(f"rope_base={self.rope_base} must be > 1")
 
     @property
     def head_dim(self) -> int:
@@ -96,10 +99,12 @@ def gpt2_config(**overrides) -> LMConfig:
 
 
 def llama_config(**overrides) -> LMConfig:
-    """Llama style: RoPE, RMSNorm, SwiGLU, no biases, untied head, grouped-query attention (heads / 4)."""
+    """Llama style: RoPE, RMSNorm, SwiGLU, no biases, untied head, grouped-query attention (heads / 4, or the
+    largest divisor of n_heads below that)."""
     n_heads = overrides.get("n_heads", LMConfig.n_heads)
+    n_kv_heads = next(h for h in range(max(1, n_heads // 4), 0, -1) if n_heads % h == 0)
     values = dict(position="rope", norm="rmsnorm", mlp="swiglu", bias=False, tie_embeddings=False,
-                  n_kv_heads=max(1, n_heads // 4), norm_eps=1e-6)
+                  n_kv_heads=n_kv_heads, norm_eps=1e-6)
     return LMConfig(**{**values, **overrides})
 
 

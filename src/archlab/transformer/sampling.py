@@ -6,20 +6,24 @@ from __future__ import annotations
 import torch
 
 
+def _check_filters(top_k: int | None, top_p: float | None) -> None:
+    if top_k is not None and top_k < 1:
+        raise ValueError(f"top_k={top_k} must be >= 1")
+    if top_p is not None and not 0.0 < top_p <= 1.0:
+        raise ValueError(f"top_p={top_p} must be in (0, 1]")
+
+
 def filter_logits(logits: torch.Tensor, *, top_k: int | None = None, top_p: float | None = None) -> torch.Tensor:
     """Set to -inf every logit outside the top ``k`` and outside the smallest set whose mass reaches ``p``.
 
-    ``logits``: (B, V). The most likely token always survives.
+    ``logits``: (B, V). The most likely token always survives; ``top_p=1`` keeps every token.
     """
+    _check_filters(top_k, top_p)
     if top_k is not None:
-        if top_k < 1:
-            raise ValueError(f"top_k={top_k} must be >= 1")
         k = min(top_k, logits.shape[-1])
         kth = torch.topk(logits, k, dim=-1).values[:, -1:]  # (B, 1)
         logits = logits.masked_fill(logits < kth, float("-inf"))
-    if top_p is not None:
-        if not 0.0 < top_p <= 1.0:
-            raise ValueError(f"top_p={top_p} must be in (0, 1]")
+    if top_p is not None and top_p < 1.0:  # at 1.0, float32 rounding of the cumulative sum would drop the tail
         sorted_logits, order = torch.sort(logits, descending=True, dim=-1)  # (B, V)
         probs = torch.softmax(sorted_logits, dim=-1)
         mass_before = torch.cumsum(probs, dim=-1) - probs  # mass of strictly more likely tokens
@@ -40,6 +44,7 @@ def sample_next_token(
     """Next token ids (B,) from ``logits`` (B, V); ``temperature=0`` is greedy."""
     if temperature < 0:
         raise ValueError(f"temperature={temperature} must be >= 0")
+    _check_filters(top_k, top_p)
     if temperature == 0:
         return logits.argmax(dim=-1)
     filtered = filter_logits(logits.float() / temperature, top_k=top_k, top_p=top_p)

@@ -1,0 +1,58 @@
+"""The pre-norm residual block."""
+
+import torch
+from torch import nn
+
+from archlab.core.block import Block
+from archlab.core.mlp import MLP
+from archlab.core.norm import LayerNorm, RMSNorm
+
+
+class Scale(nn.Module):
+    """A simple mixer, ``factor * x``, that records the keyword arguments it was given."""
+
+    def __init__(self, factor: float) -> None:
+        super().__init__()
+        self.factor, self.seen = factor, None
+
+    def forward(self, x, **kwargs):
+        self.seen = kwargs
+        return self.factor * x
+
+
+def randn(*shape, seed=0):
+    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+
+
+def test_pre_norm_residual_formula():
+    torch.manual_seed(0)
+    ff = MLP(d_model=6, d_hidden=12).double()
+    block = Block(d_model=6, mixer=Scale(2.0), feed_forward=ff).double()
+    with torch.no_grad():
+        block.norm1.weight.uniform_(0.5, 1.5)
+        block.norm2.bias.uniform_(-1, 1)
+    x = randn(2, 3, 6)
+    h = x + 2.0 * block.norm1(x)
+    expected = h + ff(block.norm2(h))
+    torch.testing.assert_close(block(x), expected)
+    assert isinstance(block.norm1, LayerNorm) and isinstance(block.norm2, LayerNorm)
+
+
+def test_feed_forward_none_is_mixer_only():
+    block = Block(d_model=6, mixer=Scale(-0.5), feed_forward=None, norm="rmsnorm").double()
+    assert block.norm2 is None and isinstance(block.norm1, RMSNorm)
+    x = randn(2, 3, 6)
+    torch.testing.assert_close(block(x), x - 0.5 * block.norm1(x))
+
+
+def test_mixer_kwargs_forwarded():
+    mixer = Scale(1.0)
+    block = Block(d_model=4, mixer=mixer, feed_forward=None)
+    marker = torch.tensor([1, 2])
+    block(torch.zeros(1, 2, 4), positions=marker, cache=None)
+    assert mixer.seen["positions"] is marker and "cache" in mixer.seen
+
+
+def test_norm_options_forwarded():
+    block = Block(d_model=4, mixer=Scale(1.0), feed_forward=nn.Identity(), norm_eps=1e-3, norm_bias=False)
+    assert block.norm1.eps == 1e-3 and block.norm1.bias is None and block.norm2.bias is None
