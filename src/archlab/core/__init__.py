@@ -15,5 +15,6 @@ from archlab.core.positional import (
 
 __all__ = [
     "AdaLayerNorm", "Block", "KVCache", "LayerNorm", "LearnedPositionalEmbedding", "MLP", "MultiHeadAttention",
-    "PretrainedMixin", "RMSNorm", "RotaryEmbedding", "RotaryEmbedding2D", "SwiGLU", "load_pretrained", "make_norm", "save_pretrained", "sincos_1d", "sincos_2d",
+    "PretrainedMixin", "RMSNorm", "RotaryEmbedding", "RotaryEmbedding2D", "SwiGLU", "load_pretrained",
+    "make_norm", "save_pretrained", "sincos_1d", "sincos_2d",
 ]
