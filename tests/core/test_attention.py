@@ -241,9 +241,11 @@ def test_mha_sdpa_equals_ref(kwargs):
 def test_mha_equals_manual_projection_formula():
     m = mha(n_kv_heads=2, causal=True)
     x = x_in()
-    q = (x @ m.q_proj.weight.T + m.q_proj.bias).view(2, 6, 4, 4).transpose(1, 2)  # (B, H, L, Dh)
-    k = (x @ m.k_proj.weight.T + m.k_proj.bias).view(2, 6, 2, 4).transpose(1, 2)  # (B, Hkv, L, Dh)
-    v = (x @ m.v_proj.weight.T + m.v_proj.bias).view(2, 6, 2, 4).transpose(1, 2)
+    w_q, w_k, w_v = m.qkv_proj.weight.split((16, 8, 8))  # rows: 4 query heads, 2 key heads, 2 value heads
+    b_q, b_k, b_v = m.qkv_proj.bias.split((16, 8, 8))
+    q = (x @ w_q.T + b_q).view(2, 6, 4, 4).transpose(1, 2)  # (B, H, L, Dh)
+    k = (x @ w_k.T + b_k).view(2, 6, 2, 4).transpose(1, 2)  # (B, Hkv, L, Dh)
+    v = (x @ w_v.T + b_v).view(2, 6, 2, 4).transpose(1, 2)
     o = loop_attention(q, k, v, allowed=[[j <= i for j in range(6)] for i in range(6)])  # (B, H, L, Dh)
     expected = o.transpose(1, 2).reshape(2, 6, 16) @ m.o_proj.weight.T + m.o_proj.bias
     torch.testing.assert_close(m(x), expected, **TOL[torch.float64])

@@ -79,8 +79,8 @@ def test_saved_files_are_json_and_safetensors_not_pickles(saved):
     raw = (path / WEIGHTS_NAME).read_bytes()
     header_len = int.from_bytes(raw[:8], "little")  # safetensors: u64 header length, then a JSON header
     header = json.loads(raw[8 : 8 + header_len])
-    assert "blocks.0.mixer.q_proj.weight" in header
-    assert header["blocks.0.mixer.q_proj.weight"]["dtype"] == "F32"
+    assert "blocks.0.mixer.qkv_proj.weight" in header
+    assert header["blocks.0.mixer.qkv_proj.weight"]["dtype"] == "F32"
     assert not raw.startswith(b"\x80") and not raw.startswith(b"PK")  # neither a pickle nor a torch.save zip
 
 

@@ -86,7 +86,7 @@ def test_gpt2_preset():
     ff = m.blocks[0].feed_forward
     assert isinstance(ff, MLP) and ff.fc1.bias is not None
     assert torch.equal(ff.act(torch.tensor([1.0])), F.gelu(torch.tensor([1.0]), approximate="tanh"))
-    assert m.blocks[0].mixer.q_proj.bias is not None and m.blocks[0].mixer.rope is None
+    assert m.blocks[0].mixer.qkv_proj.bias is not None and m.blocks[0].mixer.rope is None
     assert gpt2_config(**TINY, tie_embeddings=False).tie_embeddings is False  # overrides win
 
 
@@ -99,7 +99,7 @@ def test_llama_preset():
     assert isinstance(m.norm_f, RMSNorm) and isinstance(m.blocks[0].norm1, RMSNorm)
     assert isinstance(m.blocks[0].feed_forward, SwiGLU)
     mixer = m.blocks[0].mixer
-    assert mixer.rope is not None and mixer.n_kv_heads == 2 and mixer.k_proj.out_features == 2 * 4
+    assert mixer.rope is not None and mixer.n_kv_heads == 2 and mixer.qkv_proj.out_features == (8 + 2 * 2) * 4
     assert all(mod.bias is None for mod in m.modules() if isinstance(mod, torch.nn.Linear))
     assert llama_config(n_kv_heads=8).n_kv_heads == 8  # overrides win
 
@@ -143,10 +143,10 @@ def test_init_scales_residual_projections():
     std = m.config.init_std
     residual = std / math.sqrt(2 * 8)
     block = m.blocks[3]
-    assert block.mixer.q_proj.weight.std().item() == pytest.approx(std, rel=0.1)
+    assert block.mixer.qkv_proj.weight.std().item() == pytest.approx(std, rel=0.1)
     assert block.mixer.o_proj.weight.std().item() == pytest.approx(residual, rel=0.1)
     assert block.feed_forward.fc2.weight.std().item() == pytest.approx(residual, rel=0.1)
-    assert torch.equal(block.mixer.q_proj.bias, torch.zeros(64))
+    assert torch.equal(block.mixer.qkv_proj.bias, torch.zeros(3 * 64))
 
 
 # ---------------------------------------------------------------- forward and loss

@@ -143,7 +143,11 @@ class KVCache:
 
 
 class MultiHeadAttention(nn.Module):
-    """Multi-head attention with separate q/k/v/o projections, GQA/MQA, optional RoPE, causal or cross.
+    """Multi-head attention with GQA/MQA, optional RoPE, causal or cross.
+
+    Self-attention projects queries, keys and values with one fused matrix ``qkv_proj`` (rows: H query heads,
+    then Hkv key heads, then Hkv value heads), which is one matmul instead of three; cross-attention has
+    ``q_proj`` for the input and a fused ``kv_proj`` for the context.
 
     ``forward(x, context=None, padding_mask=None, cache=None, positions=None)``: x (B, L, D) -> (B, L, D).
     Cross-attention (``d_context`` set) takes keys and values from ``context`` (B, Lc, D_context).
@@ -179,15 +183,29 @@ class MultiHeadAttention(nn.Module):
         self.causal, self.rope, self.dropout = causal, rope, dropout
         self.is_cross = d_context is not None
         self.implementation = implementation
-        kv_in = d_model if d_context is None else d_context
-        self.q_proj = nn.Linear(d_model, n_heads * head_dim, bias=bias)
-        self.k_proj = nn.Linear(kv_in, n_kv_heads * head_dim, bias=bias)
-        self.v_proj = nn.Linear(kv_in, n_kv_heads * head_dim, bias=bias)
+        if d_context is None:
+            self.qkv_proj = nn.Linear(d_model, (n_heads + 2 * n_kv_heads) * head_dim, bias=bias)
+        else:
+            self.q_proj = nn.Linear(d_model, n_heads * head_dim, bias=bias)
+            self.kv_proj = nn.Linear(d_context, 2 * n_kv_heads * head_dim, bias=bias)
         self.o_proj = nn.Linear(n_heads * head_dim, d_model, bias=bias)
 
     def _heads(self, x: torch.Tensor, n: int) -> torch.Tensor:
         b, length, _ = x.shape
-        return x.view(b, length, n, self.head_dim).transpose(1, 2)  # (B, L, n*Dh) -> (B, n, L, Dh)
+        return x.reshape(b, length, n, self.head_dim).transpose(1, 2)  # (B, L, n*Dh) -> (B, n, L, Dh)
+
+    def project(
+        self, x: torch.Tensor, context: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Queries (B, H, L, Dh), keys and values (B, Hkv, Lk, Dh) before any rotation."""
+        q_width = self.n_heads * self.head_dim
+        kv_width = self.n_kv_heads * self.head_dim
+        if context is None:
+            q, k, v = self.qkv_proj(x).split((q_width, kv_width, kv_width), dim=-1)  # (B, L, .) each
+        else:
+            q = self.q_proj(x)  # (B, L, H*Dh)
+            k, v = self.kv_proj(context).split((kv_width, kv_width), dim=-1)  # (B, Lc, Hkv*Dh) each
+        return self._heads(q, self.n_heads), self._heads(k, self.n_kv_heads), self._heads(v, self.n_kv_heads)
 
     def forward(
         self,
@@ -204,10 +222,7 @@ class MultiHeadAttention(nn.Module):
             raise ValueError("cross-attention needs context=(batch, length, d_context)")
         if not self.is_cross and context is not None:
             raise ValueError("context is only for cross-attention; build the layer with d_context")
-        source = context if self.is_cross else x
-        q = self._heads(self.q_proj(x), self.n_heads)  # (B, H, L, Dh)
-        k = self._heads(self.k_proj(source), self.n_kv_heads)  # (B, Hkv, Lk, Dh)
-        v = self._heads(self.v_proj(source), self.n_kv_heads)  # (B, Hkv, Lk, Dh)
+        q, k, v = self.project(x, context)  # (B, H, L, Dh), (B, Hkv, Lk, Dh) x 2
         if self.rope is not None:
             if positions is None:
                 start = cache.length if cache is not None else 0
