@@ -1,0 +1,90 @@
+"""The benchmark registry: ``@benchmark(name)`` and running one benchmark into a JSON record.
+
+A benchmark is a function ``fn(*, device, repeats, size) -> BenchResult`` that builds both sides on the
+same inputs and calls ``archlab.bench.harness.compare``. ``size`` is ``"default"`` (the published
+configuration) or ``"tiny"`` (a seconds-long smoke run for tests).
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from archlab.bench.harness import BenchResult
+from archlab.errors import UserError
+
+# Modules whose import registers benchmarks, in report order.
+MODULES = ("archlab.bench.lm_train",)
+SIZES = ("default", "tiny")
+DEVICES = ("cpu", "cuda")
+
+_REGISTRY: dict[str, "Benchmark"] = {}
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    name: str
+    description: str
+    target: float | None
+    fn: Callable[..., BenchResult]
+
+
+def benchmark(name: str, *, description: str, target: float | None = None) -> Callable:
+    """Register ``fn(*, device, repeats, size) -> BenchResult`` under ``name``; ``target`` is the speedup
+    archlab aims for (``peer_median / archlab_median``)."""
+
+    def register(fn: Callable[..., BenchResult]) -> Callable[..., BenchResult]:
+        if name in _REGISTRY and _REGISTRY[name].fn is not fn:
+            raise ValueError(f"benchmark {name!r} is registered twice")
+        _REGISTRY[name] = Benchmark(name, description, target, fn)
+        return fn
+
+    return register
+
+
+def all_benchmarks() -> list[Benchmark]:
+    for module in MODULES:
+        importlib.import_module(module)
+    return list(_REGISTRY.values())
+
+
+def get_benchmark(name: str) -> Benchmark:
+    known = {b.name: b for b in all_benchmarks()}
+    if name not in known:
+        raise UserError(f"unknown benchmark {name!r}; known benchmarks: {', '.join(known) or 'none'}")
+    return known[name]
+
+
+def check_device(device: str) -> None:
+    """Raise ``UserError`` unless ``device`` is one this machine has."""
+    if device not in DEVICES:
+        raise UserError(f"device={device!r} is not one of {', '.join(DEVICES)}")
+    if device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise UserError("device='cuda' is not available on this machine (torch sees no GPU); use --device cpu")
+
+
+def run_benchmark(
+    name: str,
+    *,
+    device: str = "cpu",
+    repeats: int | None = None,
+    size: str = "default",
+    out: "str | Path | None" = "bench-results",
+) -> BenchResult:
+    """Run benchmark ``name`` and (unless ``out`` is None) write ``<out>/<name>.json``."""
+    bench = get_benchmark(name)
+    check_device(device)
+    if size not in SIZES:
+        raise UserError(f"size={size!r} is not one of {', '.join(SIZES)}")
+    if repeats is not None and repeats < 1:
+        raise UserError(f"repeats={repeats} must be at least 1")
+    result = bench.fn(device=device, repeats=repeats, size=size)
+    result.target = bench.target
+    if out is not None:
+        result.save(Path(out) / f"{name}.json")
+    return result

@@ -1,0 +1,111 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+import archlab
+from archlab.cli import main
+from archlab.lab.testing import DEMO_FAMILIES, isolated_registry, register_demo_claims
+
+
+@pytest.fixture
+def demo_registry():
+    with isolated_registry(DEMO_FAMILIES):
+        register_demo_claims()
+        yield
+
+
+def assert_one_line_error(stderr: str, *fragments: str) -> None:
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("archlab") and "error:" in lines[0]
+    assert "Traceback" not in stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def test_list(demo_registry, capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "demo.noise-mean" in out and "extra.constant" in out
+    assert main(["list", "--family", "extra"]) == 0
+    out = capsys.readouterr().out
+    assert "extra.constant" in out and "demo.fails" not in out
+
+
+def test_run_prints_metrics_and_verdict_and_saves(demo_registry, capsys, tmp_path):
+    assert main(["run", "demo.noise-mean", "--seed", "2", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "abs_mean" in out and "|mean| < 0.2" in out and "verdict: holds" in out
+    assert (tmp_path / "demo.noise-mean.png").is_file()
+    assert json.loads((tmp_path / "demo.noise-mean.json").read_text())["seed"] == 2
+    assert main(["run", "demo.fails", "--out", str(tmp_path)]) == 0  # a verdict is not an error
+    out = capsys.readouterr().out
+    assert "verdict: does not hold" in out
+    assert "nobody [i]in particular[/i]" in out  # claim text is shown as written, not as rich markup
+
+
+def test_atlas_progress_table_and_files(demo_registry, capsys, tmp_path):
+    assert main(["atlas", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    for i, claim_id in enumerate(["demo.fails", "demo.noise-mean", "demo.raises", "extra.constant"], start=1):
+        assert f"[{i}/4] {claim_id}" in out
+    assert "2 / 4 claims hold" in out and "RuntimeError: boom" in out
+    assert {"index.html", "results.json"} <= {p.name for p in tmp_path.iterdir()}
+
+
+@pytest.mark.parametrize(
+    "argv, fragments",
+    [
+        (["run", "nosuch.claim"], ["unknown claim id 'nosuch.claim'", "demo.noise-mean"]),
+        (["atlas", "--only", "nosuchfamily"], ["family='nosuchfamily'", "demo, extra"]),
+        (["list", "--family", "nosuchfamily"], ["family='nosuchfamily'"]),
+        (["bench", "nosuch"], ["unknown benchmark 'nosuch'", "lm-train"]),
+    ],
+)
+def test_user_errors_are_one_line_and_exit_2(demo_registry, capsys, tmp_path, argv, fragments):
+    assert main(argv + (["--out", str(tmp_path)] if argv[0] == "atlas" else [])) == 2
+    captured = capsys.readouterr()
+    assert_one_line_error(captured.err, *fragments)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unavailable_cuda_is_a_user_error(capsys, monkeypatch, tmp_path):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert main(["bench", "lm-train", "--device", "cuda", "--out", str(tmp_path)]) == 2
+    assert_one_line_error(capsys.readouterr().err, "device='cuda' is not available")
+
+
+@pytest.mark.parametrize(
+    "argv", [["run", "demo.fails", "--scale", "big"], ["atlas", "--scale", "big"], ["bench", "--device", "tpu"]]
+)
+def test_bad_option_values_exit_2_with_one_line(capsys, argv):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    assert_one_line_error(capsys.readouterr().err, "invalid choice")
+
+
+def test_bench_tiny_writes_json(capsys, tmp_path):
+    pytest.importorskip("transformers")
+    assert main(["bench", "lm-train", "--size", "tiny", "--repeats", "1", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "lm-train" in out and "speedup" in out
+    assert json.loads((tmp_path / "lm-train.json").read_text())["name"] == "lm-train"
+
+
+def run_module(*args):
+    return subprocess.run([sys.executable, "-m", "archlab", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_python_dash_m_version_and_errors_in_a_real_process():
+    done = run_module("--version")
+    assert done.returncode == 0 and done.stdout.strip() == f"archlab {archlab.__version__}"
+
+    done = run_module("run", "nosuch.claim")  # the real registry: imports every family's claims, runs none
+    assert done.returncode == 2
+    assert_one_line_error(done.stderr, "unknown claim id 'nosuch.claim'")
+    assert done.stdout == ""
