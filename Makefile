@@ -27,7 +27,7 @@ atlas: $(VENV)/.base
 test: $(VENV)/.test
 	$(PY) -m pytest -q
 
-bench: $(VENV)/.base
+bench: $(VENV)/.test
 	$(VENV)/bin/archlab bench
 
 clean:

@@ -12,7 +12,8 @@ import math
 import statistics
 import time
 import weakref
-from typing import Callable, Sequence
+from contextlib import contextmanager
+from typing import Callable, Iterator, Sequence
 
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
@@ -31,6 +32,21 @@ def median_seconds(fn: Callable[[], object], *, repeats: int = 5, warmup: int = 
         fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+@contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run the block with ``n`` intra-op threads, then restore the previous count.
+
+    Timing claims compare work at several sizes; one thread keeps the thread pool's start-up and the
+    other tenants of a shared machine out of the comparison.
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 class _LiveTensorBytes(TorchDispatchMode):
