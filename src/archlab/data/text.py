@@ -186,7 +186,7 @@ def _corpus_from_files(
             )
     logger.info(
         "%s corpus split by file into %d train and %d validation files; read %d train and %d validation bytes",
-        name, len(train_files), len(train), len(val_files), len(val),
+        name, len(train_files), len(val_files), len(train), len(val),
     )
     return TokenDataset(_to_tokens(train), _to_tokens(val), BYTE_VOCAB_SIZE, name=name)
 

@@ -1,0 +1,349 @@
+"""The one training loop: ``fit(task, config, out_dir)``.
+
+Per optimiser step ``s`` (0-based; the step is called ``s + 1`` once done, in metrics and checkpoints):
+
+1. ``batch = task.train_batch(s)``, the global batch; this rank takes its slice and cuts it into
+   ``grad_accum`` micro-batches.
+2. For each player in order: zero its gradients; for every micro-batch, ``task.loss(micro, player)``
+   under autocast, scaled by ``len(micro) / len(batch)`` and backpropagated (so the gradient is that of
+   the global-batch mean); sum gradients over ranks; stop on a non-finite loss or gradient norm; clip;
+   set the scheduled learning rate; ``AdamW.step()``.
+3. Every ``log_every`` steps a metrics record; every ``eval_every`` an evaluation; every
+   ``checkpoint_every`` a checkpoint. At the end: an evaluation, a last checkpoint, and ``OUT/final/``.
+
+Exact resume: a checkpoint holds weights, optimiser states, RNG states and the step; batches are a
+function of the step; so the resumed run computes what the uninterrupted one would have.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import shutil
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional, Union
+
+import torch
+import torch.distributed as dist
+
+from archlab.errors import UserError
+from archlab.train import checkpoint as ckpt
+from archlab.train.config import RunConfig
+from archlab.train.distributed import (
+    DistContext,
+    all_reduce_gradients,
+    all_reduce_sum,
+    barrier,
+    broadcast_parameters,
+)
+from archlab.train.optim import build_optimizer, clip_gradients, lr_factor, set_lr
+from archlab.train.progress import MetricsLog, ProgressBar
+from archlab.train.task import Player, Task, batch_size, map_batch, shard_batch, split_batch
+
+logger = logging.getLogger(__name__)
+
+CHECKPOINTS = "checkpoints"
+FINAL = "final"
+
+
+class NonFiniteLossError(UserError):
+    """Training met a non-finite loss or gradient; the message names the step and the last checkpoint."""
+
+
+@dataclass
+class FitResult:
+    """What ``fit`` did: the last ``step``, the ``final_dir`` written (None without ``out_dir``) and the
+    metric records (``history``, as written to ``metrics.jsonl``)."""
+
+    step: int
+    final_dir: Optional[Path] = None
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def resolve_device(name: str, context: DistContext) -> torch.device:
+    if name == "auto":
+        return torch.device(f"cuda:{context.local_rank}" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError(f"train.device={name!r} but no CUDA device is available; use train.device=cpu")
+    if name == "cuda" and context.enabled:
+        return torch.device(f"cuda:{context.local_rank}")
+    return torch.device(name)
+
+
+def autocast_dtype(precision: str, device: torch.device) -> Optional[torch.dtype]:
+    """bf16 for ``"bf16"``, and for ``"auto"`` on a GPU that supports it; None (fp32) otherwise."""
+    if precision == "bf16":
+        return torch.bfloat16
+    if precision == "auto" and device.type == "cuda" and torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return None
+
+
+def _check_players(players: list[Player]) -> None:
+    names = [p.name for p in players]
+    if not players or len(set(names)) != len(names):
+        raise ValueError(f"a task needs at least one player and unique player names, got {names}")
+    owner: dict[int, str] = {}
+    for player in players:
+        for param in player.module.parameters():
+            if param.requires_grad and owner.setdefault(id(param), player.name) != player.name:
+                raise ValueError(f"a parameter belongs to both player {owner[id(param)]!r} and {player.name!r}")
+
+
+def _unique_params(module: torch.nn.Module) -> list[torch.nn.Parameter]:
+    seen, params = set(), []
+    for p in module.parameters():
+        if p.requires_grad and id(p) not in seen:
+            seen.add(id(p))
+            params.append(p)
+    return params
+
+
+class Trainer:
+    """The state of one run; ``fit`` is the public entry point."""
+
+    def __init__(self, task: Task, config: RunConfig, out_dir: Optional[Path], context: DistContext) -> None:
+        self.task, self.config, self.context = task, config, context
+        self.out_dir = None if out_dir is None else Path(out_dir)
+        self.train_cfg = config.train
+        self.device = resolve_device(config.train.device, context)
+        if self.device.type == "cuda":
+            torch.cuda.set_device(self.device)
+        self.amp_dtype = autocast_dtype(config.train.precision, self.device)
+        task.model.to(self.device)
+        broadcast_parameters(task.model, context)
+        self.players = task.players()
+        _check_players(self.players)
+        self.optim_cfgs = {p.name: p.optim or config.optim for p in self.players}
+        self.params = {p.name: _unique_params(p.module) for p in self.players}
+        self.optimizers = {p.name: build_optimizer(p.module, self.optim_cfgs[p.name]) for p in self.players}
+        self.last_checkpoint: Optional[Path] = None
+        self.history: list[dict[str, Any]] = []
+
+    @property
+    def checkpoint_root(self) -> Optional[Path]:
+        return None if self.out_dir is None else self.out_dir / CHECKPOINTS
+
+    # --- resume ------------------------------------------------------------------------------------
+
+    def _resume_from(self, resume: Union[bool, str, Path]) -> Optional[Path]:
+        root = self.checkpoint_root
+        if resume is False or resume is None:
+            if root is not None and ckpt.latest_checkpoint(root) is not None:
+                raise UserError(f"{self.out_dir} already holds checkpoints of a run; pass --resume to continue "
+                                "it, or --out to start a new run elsewhere")
+            return None
+        if resume is True or resume == "latest":
+            if root is None:
+                raise UserError("resume needs an output directory (--out) to look for checkpoints in")
+            found = ckpt.latest_checkpoint(root)
+            if found is None:
+                logger.warning("--resume: no complete checkpoint in %s; starting from step 0", root)
+            return found
+        return Path(resume)
+
+    def _load(self, folder: Path) -> int:
+        state = ckpt.read_trainer_state(folder)
+        saved_model = state.get("config", {}).get("model")
+        current = json.loads(json.dumps(self.config.to_dict()["model"]))
+        if saved_model is not None and current != saved_model:
+            changed = sorted(k for k in current if saved_model.get(k) != current[k])
+            raise UserError(f"checkpoint {folder} was trained with another model config (differs in "
+                            f"{', '.join('model.' + k for k in changed)}); pass the same --arch and --set")
+        if state.get("seed") != self.train_cfg.seed:
+            raise UserError(f"checkpoint {folder} was trained with seed {state.get('seed')}, not "
+                            f"{self.train_cfg.seed}; pass --seed {state.get('seed')} to resume it")
+        state, task_state = ckpt.load_checkpoint(folder, model=self.task.model, optimizers=self.optimizers)
+        self.task.load_state_dict(task_state)
+        ckpt.restore_rng_state(state["rng"])
+        self.last_checkpoint = folder
+        logger.info("resumed from %s at step %d", folder, state["step"])
+        return int(state["step"])
+
+    # --- one step ----------------------------------------------------------------------------------
+
+    def _autocast(self):
+        if self.amp_dtype is None:
+            return nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
+
+    def _to_device(self, batch):
+        return map_batch(batch, lambda t: t.to(self.device, non_blocking=True))
+
+    def _stop(self, what: str, value: float, step: int) -> None:
+        where = (f"the last good checkpoint is {self.last_checkpoint}" if self.last_checkpoint is not None
+                 else "no checkpoint was written before it")
+        raise NonFiniteLossError(f"{what} is {value} at step {step}; training stopped ({where}); "
+                                 "try a lower optim.lr or optim.grad_clip")
+
+    def train_step(self, step: int) -> dict[str, float]:
+        """Run optimiser step ``step`` (0-based) for every player; return its metrics."""
+        batch = self.task.train_batch(step)
+        n_global = batch_size(batch)
+        local = shard_batch(batch, self.context.rank, self.context.world_size)
+        micro_batches = [] if local is None else split_batch(local, self.train_cfg.grad_accum)
+        metrics: dict[str, float] = {}
+        single = len(self.players) == 1
+        for player in self.players:
+            cfg = self.optim_cfgs[player.name]
+            factor = lr_factor(step, total_steps=self.train_cfg.steps, warmup_steps=cfg.warmup_steps,
+                               min_lr_ratio=cfg.min_lr_ratio)
+            optimizer = self.optimizers[player.name]
+            optimizer.zero_grad(set_to_none=True)
+            loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
+            for micro in micro_batches:
+                micro = self._to_device(micro)
+                weight = batch_size(micro) / n_global
+                with self._autocast():
+                    loss = self.task.loss(micro, player.name)
+                (loss * weight).backward()
+                loss_sum += loss.detach().double() * weight
+            all_reduce_gradients(self.params[player.name], self.context)
+            loss_value = float(all_reduce_sum(loss_sum, self.context))
+            suffix = "" if single else f"_{player.name}"
+            if not math.isfinite(loss_value):
+                self._stop(f"loss{suffix}", loss_value, step + 1)
+            grad_norm = clip_gradients(self.params[player.name], cfg.grad_clip)
+            if not math.isfinite(grad_norm):
+                self._stop(f"gradient norm{suffix}", grad_norm, step + 1)
+            set_lr(optimizer, cfg.lr * factor)
+            optimizer.step()
+            metrics[f"loss{suffix}"] = loss_value
+            metrics[f"lr{suffix}"] = cfg.lr * factor
+            metrics[f"grad_norm{suffix}"] = grad_norm
+        metrics["_tokens"] = self.task.batch_tokens(batch)
+        return metrics
+
+    # --- evaluation --------------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def evaluate(self) -> dict[str, float]:
+        """The task's evaluation metrics, averaged over the evaluation set (weighted by batch size)."""
+        model = self.task.model
+        was_training = model.training
+        model.eval()
+        sums: dict[str, torch.Tensor] = {}
+        count = torch.zeros((), dtype=torch.float64, device=self.device)
+        for batch in self.task.eval_batches():
+            local = shard_batch(batch, self.context.rank, self.context.world_size)
+            if local is None:
+                continue
+            n = batch_size(local)
+            with self._autocast():
+                values = self.task.evaluate(self._to_device(local))
+            for key, value in values.items():
+                sums[key] = sums.get(key, 0) + value.detach().double() * n
+            count += n
+        model.train(was_training)
+        keys = sorted(sums)
+        if self.context.enabled:
+            shared = [keys]
+            dist.broadcast_object_list(shared, src=0)  # rank 0 always has items: it holds each batch's head
+            keys = shared[0]
+        if not keys:
+            return {}
+        zero = torch.zeros((), dtype=torch.float64, device=self.device)
+        totals = all_reduce_sum(torch.stack([count] + [sums.get(k, zero) for k in keys]), self.context)
+        return {k: float(v / totals[0]) for k, v in zip(keys, totals[1:])}
+
+    # --- saving ------------------------------------------------------------------------------------
+
+    def save_checkpoint(self, step: int) -> None:
+        if self.checkpoint_root is None:
+            return
+        task_state = self.task.state_dict()
+        if task_state and self.context.enabled:
+            raise ValueError("task state with more than one process is not supported yet")
+        if self.context.is_main:
+            extra = {"seed": self.train_cfg.seed, "world_size": self.context.world_size,
+                     "data": {"next_step": step, "rule": "the batch of step s is task.train_batch(s)"},
+                     "config": self.config.to_dict()}
+            self.last_checkpoint = ckpt.save_checkpoint(
+                self.checkpoint_root, step, write_model=self._write_model_weights,
+                optimizers=self.optimizers, task_state=task_state, extra=extra)
+        else:
+            self.last_checkpoint = ckpt.checkpoint_dir(self.checkpoint_root, step)
+        barrier(self.context)
+
+    def _write_model_weights(self, folder: Path) -> None:
+        self.task.save_model(folder)
+
+    def save_final(self) -> Optional[Path]:
+        if self.out_dir is None:
+            return None
+        final = self.out_dir / FINAL
+        if self.context.is_main:
+            tmp = self.out_dir / f".tmp-{FINAL}-{os.getpid()}"
+            shutil.rmtree(tmp, ignore_errors=True)
+            self.task.save_model(tmp)
+            (tmp / "run_config.json").write_text(json.dumps(self.config.to_dict(), indent=2) + "\n")
+            shutil.rmtree(final, ignore_errors=True)
+            os.rename(tmp, final)
+            logger.info("final model written: %s", final)
+        barrier(self.context)
+        return final
+
+    # --- the loop ----------------------------------------------------------------------------------
+
+    def fit(self, resume: Union[bool, str, Path] = False) -> FitResult:
+        cfg = self.train_cfg
+        folder = self._resume_from(resume)
+        start = 0 if folder is None else self._load(folder)
+        if start > cfg.steps:
+            raise UserError(f"the checkpoint is at step {start}, past train.steps={cfg.steps}; raise --steps")
+        main = self.context.is_main
+        log = MetricsLog(self.out_dir if main else None, resume_step=start if folder is not None else None)
+        if main and self.out_dir is not None:
+            ckpt.remove_partial_checkpoints(self.checkpoint_root)
+            for debris in self.out_dir.glob(f".tmp-{FINAL}-*"):
+                shutil.rmtree(debris, ignore_errors=True)
+            (self.out_dir / "run_config.json").write_text(json.dumps(self.config.to_dict(), indent=2) + "\n")
+        bar = ProgressBar(cfg.steps, start=start, enabled=main and cfg.progress)
+        self.task.model.train()
+        window_tokens, window_time = 0, 0.0
+        step = start
+        try:
+            for step in range(start + 1, cfg.steps + 1):
+                began = time.perf_counter()
+                metrics = self.train_step(step - 1)
+                window_time += time.perf_counter() - began
+                window_tokens += metrics.pop("_tokens")
+                record: dict[str, Any] = {}
+                if cfg.log_every and (step % cfg.log_every == 0 or step == cfg.steps):
+                    record.update(metrics, tokens_per_s=window_tokens / max(window_time, 1e-9))
+                    window_tokens, window_time = 0, 0.0
+                if (cfg.eval_every and step % cfg.eval_every == 0) or step == cfg.steps:
+                    record.update(self.evaluate())
+                if record:
+                    self.history.append({"step": step, **record})
+                    log.write(step, record)
+                bar.update(step, loss=metrics.get("loss"), tokens_per_s=record.get("tokens_per_s"))
+                if cfg.checkpoint_every and (step % cfg.checkpoint_every == 0 or step == cfg.steps):
+                    self.save_checkpoint(step)
+            final = self.save_final()
+        finally:
+            bar.close()
+            log.close()
+        return FitResult(step=step, final_dir=final, history=self.history)
+
+
+def fit(
+    task: Task,
+    config: RunConfig,
+    out_dir: Optional[Union[str, Path]] = None,
+    *,
+    resume: Union[bool, str, Path] = False,
+    context: Optional[DistContext] = None,
+) -> FitResult:
+    """Train ``task`` as ``config`` says; write metrics, checkpoints and ``final/`` under ``out_dir``.
+
+    ``resume=True`` continues from the newest complete checkpoint in ``out_dir`` (from step 0 when there is
+    none); a path resumes from that checkpoint. ``context`` is the data-parallel group (one process by default).
+    """
+    trainer = Trainer(task, config, None if out_dir is None else Path(out_dir), context or DistContext())
+    return trainer.fit(resume)

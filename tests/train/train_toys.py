@@ -1,0 +1,132 @@
+"""Tiny tasks for the training-loop tests: a one-player regression with dropout, and a two-player game."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from archlab.train.config import OptimConfig, RunConfig, TrainConfig
+from archlab.train.task import Player, Task
+
+
+class SimulatedKill(BaseException):
+    """Stands for a SIGKILL in the in-process tests (the subprocess tests use a real one)."""
+
+
+@dataclass
+class ToyConfig:
+    vocab: int = 16
+    dim: int = 8
+
+
+class ToyModel(nn.Module):
+    """Embedding -> mean -> LayerNorm -> dropout -> Linear: every kind of parameter group, and RNG use."""
+
+    def __init__(self, vocab: int = 16, dim: int = 8) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(vocab, dim)
+        self.norm = nn.LayerNorm(dim)
+        self.hidden = nn.Linear(dim, dim)
+        self.drop = nn.Dropout(0.1)
+        self.head = nn.Linear(dim, 1)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        h = self.norm(self.embed(ids).mean(dim=1))  # (B, L, D) -> (B, D)
+        return self.head(self.drop(torch.tanh(self.hidden(h)))).squeeze(-1)  # (B,)
+
+
+class ToyTask(Task):
+    """Regress the mean token id (scaled) of 4 random tokens; the batch of step s is a function of (seed, s)."""
+
+    def __init__(self, *, batch_size: int = 8, seed: int = 0, nan_at_step: int | None = None,
+                 crash_at_step: int | None = None) -> None:
+        self.model = ToyModel()
+        self.batch_size, self.seed, self.nan_at_step, self.crash_at_step = batch_size, seed, nan_at_step, crash_at_step
+        self.steps_seen = torch.zeros((), dtype=torch.long)
+
+    def _batch(self, key: int) -> tuple[torch.Tensor, torch.Tensor]:
+        g = torch.Generator().manual_seed(key)
+        ids = torch.randint(0, 16, (self.batch_size, 4), generator=g)  # (B, 4)
+        return ids, ids.float().mean(dim=1) / 8 - 1  # (B,)
+
+    def train_batch(self, step: int):
+        if self.crash_at_step is not None and step + 1 == self.crash_at_step:
+            raise SimulatedKill(f"killed at step {step + 1}")
+        ids, target = self._batch(1000 * self.seed + step)
+        if self.nan_at_step is not None and step + 1 >= self.nan_at_step:
+            target = target * float("nan")
+        return ids, target
+
+    def eval_batches(self):
+        return [self._batch(-1 - i) for i in range(2)]
+
+    def loss(self, batch, player: str) -> torch.Tensor:
+        ids, target = batch
+        return ((self.model(ids) - target) ** 2).mean()
+
+
+
+class CountingToyTask(ToyTask):
+    """ToyTask whose ``steps_seen`` task state advances once per training batch (checkpointed state)."""
+
+    def train_batch(self, step: int):
+        self.steps_seen += 1
+        return super().train_batch(step)
+
+    def state_dict(self):
+        return {"steps_seen": self.steps_seen.clone()}
+
+    def load_state_dict(self, state) -> None:
+        self.steps_seen = state["steps_seen"].clone()
+
+
+class GameModel(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.generator = nn.Linear(2, 2)
+        self.discriminator = nn.Sequential(nn.Linear(2, 8), nn.Tanh(), nn.Linear(8, 1))
+
+
+class TwoPlayerTask(Task):
+    """A tiny GAN: the generator maps noise to points, the discriminator tells them from N(3, 1) samples."""
+
+    def __init__(self, seed: int = 0) -> None:
+        self.model = GameModel()
+        self.seed = seed
+
+    def players(self):
+        return [Player("discriminator", self.model.discriminator, OptimConfig(lr=1e-2, warmup_steps=0)),
+                Player("generator", self.model.generator, OptimConfig(lr=5e-3, warmup_steps=0))]
+
+    def train_batch(self, step: int):
+        g = torch.Generator().manual_seed(self.seed * 1000 + step)
+        return {"noise": torch.randn(8, 2, generator=g), "real": torch.randn(8, 2, generator=g) + 3}
+
+    def loss(self, batch, player: str) -> torch.Tensor:
+        fake = self.model.generator(batch["noise"])
+        bce = nn.functional.binary_cross_entropy_with_logits
+        if player == "discriminator":
+            real_logits = self.model.discriminator(batch["real"])
+            fake_logits = self.model.discriminator(fake.detach())
+            return bce(real_logits, torch.ones_like(real_logits)) + bce(fake_logits, torch.zeros_like(fake_logits))
+        fake_logits = self.model.discriminator(fake)
+        return bce(fake_logits, torch.ones_like(fake_logits))
+
+
+def toy_config(**train) -> RunConfig:
+    values = dict(steps=6, batch_size=8, eval_every=0, checkpoint_every=0, log_every=1, progress=False,
+                  device="cpu")
+    return RunConfig(model=ToyConfig(), optim=OptimConfig(lr=1e-2, warmup_steps=2, weight_decay=0.1),
+                     train=TrainConfig(**{**values, **train}))
+
+
+def make_toy(seed: int = 0, task_class=ToyTask, *, init_seed: int | None = None, **kwargs) -> Task:
+    """A toy task whose data follow ``seed`` and whose initial weights follow ``init_seed`` (default: seed)."""
+    torch.manual_seed(seed if init_seed is None else init_seed)
+    return task_class(seed=seed, **kwargs)
+
+
+def params_of(module: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
