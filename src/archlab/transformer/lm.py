@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from typing import Literal
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from archlab.core.attention import KVCache, MultiHeadAttention
 from archlab.core.block import Block
 from archlab.core.io import PretrainedMixin
+from archlab.core.losses import cross_entropy
 from archlab.core.mlp import MLP, SwiGLU
 from archlab.core.norm import make_norm
 from archlab.core.positional import LearnedPositionalEmbedding, RotaryEmbedding
@@ -217,7 +217,7 @@ class DecoderLM(PretrainedMixin, nn.Module):
         logits = self.lm_head(self.norm_f(h))  # (B, L, V)
         loss = None
         if labels is not None:
-            loss = F.cross_entropy(logits.flatten(0, 1).float(), labels.flatten(), ignore_index=-100)
+            loss = cross_entropy(logits.flatten(0, 1).float(), labels.flatten())  # (B*L, V), (B*L,)
         return LMOutput(logits=logits, loss=loss)
 
     def init_state(self, batch: int, *, max_len: int | None = None) -> DecoderState:
