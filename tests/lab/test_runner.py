@@ -104,9 +104,16 @@ def test_unknown_claim_and_bad_scale_raise_before_running(demo_registry):
 def test_isolated_registry_restores_the_real_one():
     from archlab.lab import registry
 
-    families, contents = registry.FAMILIES, dict(registry._REGISTRY)
+    families, contents = registry.families(), dict(registry._REGISTRY)
     with isolated_registry(DEMO_FAMILIES):
         register_demo_claims()
-        assert registry.FAMILIES == DEMO_FAMILIES
+        assert registry.families() == list(DEMO_FAMILIES)
         assert [c.id for c in registry.all_claims("extra")] == ["extra.constant"]
-    assert registry.FAMILIES == families and registry._REGISTRY == contents
+    assert registry.families() == families and registry._REGISTRY == contents
+
+
+def test_families_are_discovered_from_claims_modules():
+    from archlab.lab import registry
+
+    assert "transformer" in registry.families()
+    assert "core" not in registry.families() and "lab" not in registry.families()

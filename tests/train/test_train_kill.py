@@ -34,7 +34,7 @@ ARGS = [
 WRAPPER = """
 import os, pathlib, sys, time
 import archlab.train.checkpoint as checkpoint
-import archlab.transformer.recipes as recipes
+import archlab.train.lm_task as recipes
 delay, slow_save, flag = float(os.environ["STEP_DELAY"]), os.environ.get("SLOW_SAVE"), os.environ.get("FLAG")
 real_train_batch = recipes.LMTask.train_batch
 def slow_train_batch(self, step):

@@ -11,7 +11,7 @@ from archlab.errors import UserError
 from archlab.train.config import OptimConfig, RunConfig, TrainConfig
 from archlab.train.overrides import apply_overrides, parse_value, valid_keys
 from archlab.transformer.lm import gpt2_config
-from archlab.transformer.recipes import TextDataConfig
+from archlab.train.lm_task import TextDataConfig
 
 
 def lm_run() -> RunConfig:

@@ -59,7 +59,7 @@ def build_atlas(
     )
     page = out / "index.html"
     page.write_text(
-        render_html(results, families=registry.FAMILIES, scale=scale, generated=generated, versions=env),
+        render_html(results, families=registry.families(), scale=scale, generated=generated, versions=env),
         encoding="utf-8",
     )
     logger.info("atlas written to %s", page)

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import pkgutil
 from typing import Callable
+
+import archlab
 
 from archlab.lab.claim import Claim, Evidence, Scale, validate_claim_id
 
-# Families whose ``archlab.<family>.claims`` module registers claims, in atlas order.
-FAMILIES = ("transformer",)
+# The atlas shows families in this order; a family not listed here follows, alphabetically.
+FAMILY_ORDER = ("transformer", "moe", "ssm", "rnn", "diffusion", "vit", "cnn", "gnn", "vae", "gan", "multimodal",
+                "reward")
 
 _REGISTRY: dict[str, Claim] = {}
 
@@ -26,18 +31,27 @@ def claim(claim_id: str, *, statement: str, source: str, rule: str) -> Callable:
     return register
 
 
+def families() -> list[str]:
+    """The packages of archlab that have a ``claims`` module, in atlas order."""
+    found = [info.name for info in pkgutil.iter_modules(archlab.__path__)
+             if info.ispkg and importlib.util.find_spec(f"archlab.{info.name}.claims") is not None]
+    rank = {name: i for i, name in enumerate(FAMILY_ORDER)}
+    return sorted(found, key=lambda name: (rank.get(name, len(rank)), name))
+
+
 def load_all() -> None:
     """Import every family's claims module so that its claims register."""
-    for family in FAMILIES:
+    for family in families():
         importlib.import_module(f"archlab.{family}.claims")
 
 
 def all_claims(family: str | None = None) -> list[Claim]:
     """Every registered claim (optionally of one family), families in atlas order, ids sorted within."""
     load_all()
-    if family is not None and family not in FAMILIES:
-        raise ValueError(f"family={family!r} is not one of {', '.join(FAMILIES)}")
-    order = {name: i for i, name in enumerate(FAMILIES)}
+    known = families()
+    if family is not None and family not in known:
+        raise ValueError(f"family={family!r} is not one of {', '.join(known)}")
+    order = {name: i for i, name in enumerate(known)}
     chosen = [c for c in _REGISTRY.values() if family is None or c.family == family]
     return sorted(chosen, key=lambda c: (order.get(c.family, len(order)), c.id))
 

@@ -5,7 +5,7 @@
         def tiny(scale, seed): ...
         run_atlas(out=tmp_path)      # runs only demo.tiny
 
-Inside the block ``FAMILIES`` is the given tuple and no family's ``claims`` module is imported; on exit
+Inside the block ``registry.families()`` is the given tuple and no family's ``claims`` module is imported; on exit
 the registry is restored exactly as it was.
 """
 
@@ -19,16 +19,16 @@ from archlab.lab import registry
 
 @contextmanager
 def isolated_registry(families: tuple[str, ...] = ("demo",)) -> Iterator[None]:
-    saved = (dict(registry._REGISTRY), registry.FAMILIES, registry.load_all)
+    saved = (dict(registry._REGISTRY), registry.families, registry.load_all)
     registry._REGISTRY.clear()
-    registry.FAMILIES = tuple(families)
+    registry.families = lambda: list(families)
     registry.load_all = lambda: None
     try:
         yield
     finally:
         registry._REGISTRY.clear()
         registry._REGISTRY.update(saved[0])
-        registry.FAMILIES, registry.load_all = saved[1], saved[2]
+        registry.families, registry.load_all = saved[1], saved[2]
 
 
 DEMO_FAMILIES = ("demo", "extra")

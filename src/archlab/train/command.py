@@ -123,7 +123,7 @@ def resolve_model_dir(path: str | Path) -> Path:
 def run_sample(args: argparse.Namespace) -> int:
     """``archlab sample lm``: load a model and print the prompt with its continuation."""
     from archlab.core.io import load_pretrained
-    from archlab.transformer.recipes import sample_text
+    from archlab.train.lm_task import sample_text
 
     if args.tokens < 0:
         raise UserError(f"--tokens {args.tokens} must be >= 0")

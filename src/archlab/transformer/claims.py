@@ -22,7 +22,8 @@ from archlab.data.tokens import unigram_entropy_bits
 from archlab.train.config import OptimConfig, RunConfig, TrainConfig
 from archlab.train.loop import fit
 from archlab.transformer.lm import DecoderLM, llama_config
-from archlab.transformer.recipes import TextDataConfig, lm_recipe
+from archlab.train.lm_task import TextDataConfig
+from archlab.transformer.recipes import lm_recipe
 
 
 @claim(

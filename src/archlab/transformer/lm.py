@@ -22,6 +22,7 @@ from archlab.core.attention import KVCache, MultiHeadAttention
 from archlab.core.block import Block
 from archlab.core.io import PretrainedMixin
 from archlab.core.losses import cross_entropy
+from archlab.core.outputs import LMOutput
 from archlab.core.mlp import MLP, SwiGLU
 from archlab.core.norm import make_norm
 from archlab.core.positional import LearnedPositionalEmbedding, RotaryEmbedding
@@ -109,14 +110,6 @@ def llama_config(**overrides) -> LMConfig:
 
 
 PRESETS = {"gpt2": gpt2_config, "llama": llama_config}
-
-
-@dataclass
-class LMOutput:
-    """``logits`` (B, L, V); ``loss`` the mean next-token cross-entropy (nats) when labels were given."""
-
-    logits: torch.Tensor
-    loss: torch.Tensor | None = None
 
 
 @dataclass
