@@ -1,0 +1,336 @@
+"""Mamba language models: the pure Mamba LM and a Jamba-style hybrid that interleaves attention blocks.
+
+- Mamba LM (Gu and Dao 2023, Sec. 3.4 and App. E.2): token embedding, ``n_layers`` pre-norm residual blocks
+  whose mixer is the Mamba block (``archlab.ssm.mamba``) and which have no MLP, a final RMSNorm and a head
+  tied to the embedding. This is the layout of mamba_ssm's ``MambaLMHeadModel`` and of Hugging Face's
+  ``MambaForCausalLM``.
+- Hybrid LM (Lieber et al. 2024, "Jamba"): the same stack in which layer ``i`` is an attention block when
+  ``i % attn_every == attn_offset`` (Jamba: one attention layer in eight, at offset 4), each layer optionally
+  followed by a feed-forward (Jamba: an MLP or MoE in every layer; here SwiGLU or none). Attention needs no
+  positional encoding because the Mamba layers carry order (Jamba Sec. 6.3); ``position`` can add RoPE or
+  absolute sinusoidal positions (Vaswani et al. 2017), the latter making an all-attention model
+  (``attn_every=1``) the absolute-position baseline of the length-extrapolation claim.
+
+Initialisation (mamba_ssm ``_init_weights``): embedding ``N(0, init_std)``, linear biases zero, the Mamba
+mixer's own init, and every residual output projection divided by ``sqrt(n_residuals_per_layer * n_layers)``
+(GPT-2's rescaled pre-norm residuals).
+
+Decoding: ``init_state(batch)`` holds one ``MambaState`` (constant size) or ``KVCache`` per layer;
+``step(tokens, state)`` consumes one token per sequence; ``forward(ids, state=...)`` consumes a chunk.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal, Union
+
+import torch
+from torch import nn
+
+from archlab.core.attention import KVCache, MultiHeadAttention
+from archlab.core.block import Block
+from archlab.core.io import PretrainedMixin
+from archlab.core.losses import cross_entropy
+from archlab.core.mlp import SwiGLU
+from archlab.core.norm import RMSNorm
+from archlab.core.outputs import LMOutput
+from archlab.core.positional import RotaryEmbedding, sincos_1d
+from archlab.core.sampling import sample_next_token
+from archlab.ssm.mamba import MambaMixer, MambaState
+
+
+@dataclass
+class MambaLMConfig:
+    """Configuration of ``MambaLM``. ``dt_rank=None`` means ceil(d_model / 16); ``d_ff=None`` means the
+    SwiGLU width 8/3 * d_model rounded up to a multiple of 32 (used only when ``mlp="swiglu"``)."""
+
+    vocab_size: int = 256
+    d_model: int = 128
+    n_layers: int = 4
+    d_state: int = 16
+    d_conv: int = 4
+    expand: int = 2
+    dt_rank: int | None = None
+    mlp: Literal["none", "swiglu"] = "none"
+    d_ff: int | None = None
+    bias: bool = False
+    conv_bias: bool = True
+    tie_embeddings: bool = True
+    norm_eps: float = 1e-5
+    dt_min: float = 1e-3
+    dt_max: float = 0.1
+    dt_init_floor: float = 1e-4
+    init_std: float = 0.02
+    scan: Literal["fast", "ref"] = "fast"
+
+    def __post_init__(self) -> None:
+        for name in ("vocab_size", "d_model", "n_layers", "d_state", "d_conv", "expand"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}={getattr(self, name)} must be >= 1")
+        for name in ("dt_rank", "d_ff"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"{name}={value} must be >= 1 (or None for the default)")
+        choices = {"mlp": ("none", "swiglu"), "scan": ("fast", "ref")}
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name}={getattr(self, name)!r} is not one of {', '.join(allowed)}")
+        if not 0 < self.dt_min <= self.dt_max:
+            raise ValueError(f"dt_min={self.dt_min} and dt_max={self.dt_max} must satisfy 0 < dt_min <= dt_max")
+        for name in ("norm_eps", "init_std", "dt_init_floor"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name}={getattr(self, name)} must be > 0")
+
+    @property
+    def ff_width(self) -> int:
+        return self.d_ff if self.d_ff is not None else -(-(8 * self.d_model // 3) // 32) * 32
+
+    @property
+    def layer_kinds(self) -> list[str]:
+        """``"mamba"`` or ``"attention"`` for each layer, bottom to top."""
+        return ["mamba"] * self.n_layers
+
+
+@dataclass
+class HybridLMConfig(MambaLMConfig):
+    """Configuration of ``HybridLM``: a ``MambaLMConfig`` whose layer ``i`` is attention when
+    ``i % attn_every == attn_offset`` (default: Jamba's 1 in 8 at offset 4; ``attn_every=1``: all attention).
+    ``max_seq_len`` bounds the sequence (and sizes the KV caches)."""
+
+    n_layers: int = 8
+    mlp: Literal["none", "swiglu"] = "swiglu"
+    n_heads: int = 4
+    attn_every: int = 8
+    attn_offset: int = 4
+    position: Literal["none", "rope", "sincos"] = "none"
+    max_seq_len: int = 2048
+    rope_base: float = 10000.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for name in ("n_heads", "attn_every", "max_seq_len"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}={getattr(self, name)} must be >= 1")
+        if not 0 <= self.attn_offset < self.attn_every:
+            raise ValueError(f"attn_offset={self.attn_offset} must be in [0, attn_every={self.attn_every})")
+        if self.d_model % self.n_heads:
+            raise ValueError(f"d_model={self.d_model} must be divisible by n_heads={self.n_heads}")
+        if self.position not in ("none", "rope", "sincos"):
+            raise ValueError(f"position={self.position!r} is not one of none, rope, sincos")
+        if self.position == "rope" and (self.d_model // self.n_heads) % 2:
+            raise ValueError(f"head_dim={self.d_model // self.n_heads} (d_model/n_heads) must be even for "
+                             "position='rope'")
+        if self.position == "sincos" and self.d_model % 2:
+            raise ValueError(f"d_model={self.d_model} must be even for position='sincos'")
+        if self.rope_base <= 1:
+            raise ValueError(f"rope_base={self.rope_base} must be > 1")
+
+    @property
+    def layer_kinds(self) -> list[str]:
+        return ["attention" if i % self.attn_every == self.attn_offset else "mamba" for i in range(self.n_layers)]
+
+
+LayerState = Union[MambaState, KVCache]
+
+
+@dataclass
+class LMState:
+    """Decoding state: one ``MambaState`` or ``KVCache`` per layer and the number of positions consumed."""
+
+    layers: list[LayerState]
+    position: int = 0
+
+
+def _check_config(model: nn.Module, config: MambaLMConfig) -> None:
+    if type(config) is not model.config_class:
+        raise ValueError(f"{type(model).__name__} takes a {model.config_class.__name__}, got {type(config).__name__}")
+
+
+class MambaBackbone(PretrainedMixin, nn.Module):
+    """Embedding, blocks and final norm: ids (B, L) -> hidden states (B, L, D) after the final norm
+    (Hugging Face's ``MambaModel``, whose ``last_hidden_state`` this equals)."""
+
+    config_class = MambaLMConfig
+
+    def __init__(self, config: MambaLMConfig) -> None:
+        super().__init__()
+        _check_config(self, config)
+        self.config = config
+        c = config
+        self.embedding = nn.Embedding(c.vocab_size, c.d_model)
+        rope = None
+        if getattr(c, "position", "none") == "rope":
+            rope = RotaryEmbedding(c.d_model // c.n_heads, max_len=c.max_seq_len, base=c.rope_base)
+        self.blocks = nn.ModuleList(self._block(kind, rope) for kind in c.layer_kinds)
+        self.norm_f = RMSNorm(c.d_model, eps=c.norm_eps)
+        self._init_weights()
+
+    def _block(self, kind: str, rope: RotaryEmbedding | None) -> Block:
+        c = self.config
+        if kind == "mamba":
+            mixer: nn.Module = MambaMixer(d_model=c.d_model, d_state=c.d_state, d_conv=c.d_conv, expand=c.expand,
+                                          dt_rank=c.dt_rank, dt_min=c.dt_min, dt_max=c.dt_max,
+                                          dt_init_floor=c.dt_init_floor, bias=c.bias, conv_bias=c.conv_bias,
+                                          scan=c.scan)
+        else:
+            mixer = MultiHeadAttention(d_model=c.d_model, n_heads=c.n_heads, bias=c.bias, causal=True, rope=rope)
+        ff = SwiGLU(d_model=c.d_model, d_hidden=c.ff_width, bias=c.bias) if c.mlp == "swiglu" else None
+        return Block(d_model=c.d_model, mixer=mixer, feed_forward=ff, norm="rmsnorm", norm_eps=c.norm_eps)
+
+    @torch.no_grad()
+    def _init_weights(self) -> None:
+        c = self.config
+        nn.init.normal_(self.embedding.weight, std=c.init_std)
+        for name, module in self.named_modules():
+            if isinstance(module, nn.Linear) and module.bias is not None and not name.endswith("dt_proj"):
+                nn.init.zeros_(module.bias)
+        residuals_per_layer = 2 if c.mlp == "swiglu" else 1
+        shrink = math.sqrt(residuals_per_layer * c.n_layers)
+        for block in self.blocks:
+            out = block.mixer.out_proj if isinstance(block.mixer, MambaMixer) else block.mixer.o_proj
+            out.weight.div_(shrink)
+            if block.feed_forward is not None:
+                block.feed_forward.down.weight.div_(shrink)
+
+    def check_ids(self, input_ids: torch.Tensor, past: int) -> None:
+        """ValueError unless ``input_ids`` is (B, L) of valid ids that fit after ``past`` positions."""
+        if input_ids.dim() != 2:
+            raise ValueError(f"input_ids must be (batch, length), got shape {tuple(input_ids.shape)}")
+        if input_ids.dtype not in (torch.int64, torch.int32):
+            raise ValueError(f"input_ids must be integer token ids (torch.long), got dtype {input_ids.dtype}")
+        if input_ids.numel() and (int(input_ids.min()) < 0 or int(input_ids.max()) >= self.config.vocab_size):
+            raise ValueError(f"token ids must be in [0, {self.config.vocab_size}), got range "
+                             f"[{int(input_ids.min())}, {int(input_ids.max())}]")
+        max_len = getattr(self.config, "max_seq_len", None)
+        if max_len is not None and past + input_ids.shape[1] > max_len:
+            raise ValueError(f"sequence of {past + input_ids.shape[1]} tokens exceeds max_seq_len={max_len}")
+
+    def _embed(self, input_ids: torch.Tensor, past: int) -> torch.Tensor:
+        h = self.embedding(input_ids)  # (B, L, D)
+        if getattr(self.config, "position", "none") == "sincos":
+            table = sincos_1d(past + input_ids.shape[1], self.config.d_model)[past:]  # (L, D)
+            h = h + table.to(h)
+        return h
+
+    def forward(self, input_ids: torch.Tensor, *, state: LMState | None = None) -> torch.Tensor:
+        """Hidden states (B, L, D) of ``input_ids`` (B, L); with ``state`` the tokens continue it (updated)."""
+        past = state.position if state is not None else 0
+        self.check_ids(input_ids, past)
+        positions = torch.arange(past, past + input_ids.shape[1], device=input_ids.device)
+        h = self._embed(input_ids, past)
+        for i, block in enumerate(self.blocks):
+            layer_state = state.layers[i] if state is not None else None
+            if isinstance(block.mixer, MambaMixer):
+                h = block(h, state=layer_state)
+            else:
+                h = block(h, cache=layer_state, positions=positions)
+        if state is not None:
+            state.position += input_ids.shape[1]
+        return self.norm_f(h)
+
+    def init_state(self, batch: int, *, max_len: int | None = None) -> LMState:
+        """The empty decoding state of ``batch`` sequences; attention layers cache up to ``max_len``
+        (default ``max_seq_len``) positions, Mamba layers hold a constant-size state."""
+        param = self.embedding.weight
+        max_len = max_len or getattr(self.config, "max_seq_len", None)
+        layers: list[LayerState] = []
+        for block in self.blocks:
+            if isinstance(block.mixer, MambaMixer):
+                layers.append(block.mixer.init_state(batch, dtype=param.dtype, device=param.device))
+            else:
+                layers.append(KVCache(batch=batch, n_kv_heads=block.mixer.n_kv_heads, head_dim=block.mixer.head_dim,
+                                      max_len=max_len, dtype=param.dtype, device=param.device))
+        return LMState(layers=layers)
+
+    def step(self, tokens: torch.Tensor, state: LMState) -> tuple[torch.Tensor, LMState]:
+        """Consume one token per sequence, ``tokens`` (B,); return its hidden state (B, D) and the state."""
+        if tokens.dim() != 1:
+            raise ValueError(f"step takes one token per sequence, shape (batch,), got {tuple(tokens.shape)}")
+        self.check_ids(tokens[:, None], state.position)
+        h = self._embed(tokens[:, None], state.position)[:, 0]  # (B, 1, D) -> (B, D)
+        positions = torch.tensor([state.position], device=tokens.device)
+        for block, layer_state in zip(self.blocks, state.layers):
+            x = block.norm1(h)
+            if isinstance(block.mixer, MambaMixer):
+                h = h + block.mixer.step(x, layer_state)[0]
+            else:
+                h = h + block.mixer(x[:, None], cache=layer_state, positions=positions)[:, 0]  # (B, 1, D) -> (B, D)
+            if block.feed_forward is not None:
+                h = h + block.feed_forward(block.norm2(h))
+        state.position += 1
+        return self.norm_f(h), state
+
+
+class HybridBackbone(MambaBackbone):
+    """The backbone of ``HybridLM``."""
+
+    config_class = HybridLMConfig
+
+
+class MambaLM(PretrainedMixin, nn.Module):
+    """Mamba language model: ids (B, L) -> ``LMOutput(logits (B, L, V), loss)``."""
+
+    config_class = MambaLMConfig
+    backbone_class = MambaBackbone
+
+    def __init__(self, config: MambaLMConfig) -> None:
+        super().__init__()
+        _check_config(self, config)
+        self.config = config
+        self.backbone = self.backbone_class(config)
+        self.lm_head = nn.Linear(config.d_model, config.vocab_size, bias=False)
+        if config.tie_embeddings:
+            self.lm_head.weight = self.backbone.embedding.weight
+        else:
+            nn.init.normal_(self.lm_head.weight, std=config.init_std)
+
+    def num_parameters(self) -> int:
+        """Parameter count, tied weights once."""
+        return sum(p.numel() for p in self.parameters())
+
+    def forward(self, input_ids: torch.Tensor, labels: torch.Tensor | None = None, *,
+                state: LMState | None = None) -> LMOutput:
+        """Logits for ``input_ids`` (B, L); ``labels`` (B, L) are the targets (-100 ignored); with ``state``
+        the tokens continue the decoded sequence and the state is updated."""
+        logits = self.lm_head(self.backbone(input_ids, state=state))  # (B, L, V)
+        loss = None
+        if labels is not None:
+            loss = cross_entropy(logits.flatten(0, 1).float(), labels.flatten())  # (B*L, V), (B*L,)
+        return LMOutput(logits=logits, loss=loss)
+
+    def init_state(self, batch: int, *, max_len: int | None = None) -> LMState:
+        """See ``MambaBackbone.init_state``."""
+        return self.backbone.init_state(batch, max_len=max_len)
+
+    def step(self, tokens: torch.Tensor, state: LMState) -> tuple[torch.Tensor, LMState]:
+        """Consume one token per sequence, ``tokens`` (B,); return next-token logits (B, V) and the state."""
+        h, state = self.backbone.step(tokens, state)
+        return self.lm_head(h), state
+
+    @torch.no_grad()
+    def generate(self, input_ids: torch.Tensor, max_new_tokens: int, *, temperature: float = 1.0,
+                 top_k: int | None = None, top_p: float | None = None,
+                 generator: torch.Generator | None = None) -> torch.Tensor:
+        """Continue ``input_ids`` (B, L) by ``max_new_tokens``: (B, L + max_new_tokens)."""
+        if max_new_tokens < 0:
+            raise ValueError(f"max_new_tokens={max_new_tokens} must be >= 0")
+        self.backbone.check_ids(input_ids, past=max_new_tokens)
+        out = input_ids
+        if max_new_tokens == 0:
+            return out
+        state = self.init_state(input_ids.shape[0], max_len=input_ids.shape[1] + max_new_tokens)
+        logits = self.forward(input_ids, state=state).logits[:, -1]  # (B, V)
+        for i in range(max_new_tokens):
+            token = sample_next_token(logits, temperature=temperature, top_k=top_k, top_p=top_p, generator=generator)
+            out = torch.cat((out, token[:, None]), dim=1)
+            if i + 1 < max_new_tokens:
+                logits, state = self.step(token, state)
+        return out
+
+
+class HybridLM(MambaLM):
+    """Jamba-style hybrid: Mamba and attention blocks interleaved as ``HybridLMConfig`` says."""
+
+    config_class = HybridLMConfig
+    backbone_class = HybridBackbone

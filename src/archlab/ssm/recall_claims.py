@@ -1,0 +1,151 @@
+"""Trained claims of the SSM family about associative recall: the recall gap and hybrids.
+
+- ``ssm.recall-gap``: Arora et al. 2023 (Zoology), Fig. 2. Attention solves multi-query associative recall at
+  every number of pairs; a fixed-size recurrent state (Mamba at several ``d_state``) loses pairs as they grow.
+- ``ssm.hybrid-recovers-recall``: Zoology Sec. 5 and Jamba (Lieber et al. 2024): one attention layer in a
+  recurrent stack recovers most of attention's recall.
+
+Simplified from the papers (CPU budgets): models of width 64, hundreds of steps instead of 64 epochs of 100k
+examples, vocabulary 256 (Zoology: 8192).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from archlab.data.synthetic import mqar
+from archlab.lab.claim import Evidence, Scale
+from archlab.lab.figures import new_figure
+from archlab.lab.measure import torch_threads
+from archlab.lab.registry import claim
+from archlab.ssm.training import Budget, Sampler, accuracy, attention_model, hybrid_model, mamba_model, train
+
+
+MQAR_PAIRS = (4, 8, 16)
+
+
+def _mqar_setup(scale: Scale, seed: int) -> tuple[Sampler, dict[int, tuple[Tensor, Tensor]], int]:
+    """The MQAR training mixture (equal shares of 4, 8 and 16 pairs per batch), test sets per pair count, vocab."""
+    vocab, length = (256, 64) if scale is Scale.QUICK else (8192, 64)
+
+    def sample(n: int, g: torch.Generator) -> tuple[Tensor, Tensor]:
+        parts = [mqar(-(-n // 3), vocab_size=vocab, seq_len=length, num_kv_pairs=k, generator=g) for k in MQAR_PAIRS]
+        inputs, labels = (torch.cat(t)[:n] for t in zip(*parts))  # (n, L) each
+        return inputs, labels
+
+    tests = {k: mqar(300 if scale is Scale.QUICK else 1000, vocab_size=vocab, seq_len=length, num_kv_pairs=k,
+                     generator=torch.Generator().manual_seed(20_000 + 97 * seed + k)) for k in MQAR_PAIRS}
+    return sample, tests, vocab
+
+
+def _mqar_budgets(scale: Scale) -> tuple[Budget, Budget]:
+    """(attention, recurrent) budgets."""
+    if scale is Scale.QUICK:
+        return Budget(steps=1200, batch_size=64, lr=1e-2), Budget(steps=600, batch_size=64, lr=3e-3)
+    return Budget(steps=8000, batch_size=128, lr=3e-3), Budget(steps=8000, batch_size=128, lr=3e-3)
+
+
+def _scores(model: nn.Module, tests: dict[int, tuple[Tensor, Tensor]]) -> dict[int, float]:
+    return {k: accuracy(model, *t) for k, t in tests.items()}
+
+
+@claim(
+    "ssm.recall-gap",
+    statement="Attention solves multi-query associative recall at every number of pairs; a fixed-size recurrent "
+    "state does not, and its recall grows with the state and shrinks with the number of pairs.",
+    source="Arora et al. 2023 (Zoology), Fig. 2; Arora et al. 2024 (Based), Fig. 2",
+    rule="attention >= 0.95 at 4, 8 and 16 pairs; recurrent at smallest state <= attention - 0.25 at 16 pairs; "
+    "recurrent accuracy at 16 pairs rises with state (largest - smallest >= 0.15) and falls with pairs "
+    "(smallest state: acc(4) - acc(16) >= 0.15)",
+)
+def recall_gap(scale: Scale, seed: int) -> Evidence:
+    with torch_threads(2):
+        return _recall_gap(scale, seed)
+
+
+MQAR_STATES = (1, 4, 16)
+
+
+def _recall_gap(scale: Scale, seed: int) -> Evidence:
+    sample, tests, vocab = _mqar_setup(scale, seed)
+    attn_budget, rec_budget = _mqar_budgets(scale)
+    width = 64
+    attention = attention_model(seed, position="rope", vocab_size=vocab, d_model=width, n_heads=2, max_seq_len=64)
+    train(attention, sample, attn_budget, seed=seed, test=tests[16])
+    attn = _scores(attention, tests)
+    recurrent: dict[int, dict[int, float]] = {}
+    for d_state in MQAR_STATES:
+        model = mamba_model(seed, vocab_size=vocab, d_model=width, n_layers=2, d_state=d_state, expand=1)
+        train(model, sample, rec_budget, seed=seed, test=tests[16])
+        recurrent[d_state] = _scores(model, tests)
+    small, large = recurrent[MQAR_STATES[0]], recurrent[MQAR_STATES[-1]]
+    gap_16 = attn[16] - small[16]
+    state_gain = large[16] - small[16]
+    pair_drop = small[4] - small[16]
+    holds = min(attn.values()) >= 0.95 and gap_16 >= 0.25 and state_gain >= 0.15 and pair_drop >= 0.15
+
+    fig, (ax_p, ax_s) = new_figure(1, 2, width=10)
+    ax_p.plot(MQAR_PAIRS, [attn[k] for k in MQAR_PAIRS], "o-", color="black", label="attention")
+    for d_state, acc in recurrent.items():
+        ax_p.plot(MQAR_PAIRS, [acc[k] for k in MQAR_PAIRS], "s--", label=f"Mamba d_state={d_state}")
+    ax_p.set(xlabel="key-value pairs", ylabel="query accuracy", ylim=(0, 1.02), title="MQAR, L=64")
+    ax_p.legend(fontsize=8)
+    states = [width * s for s in MQAR_STATES]  # recurrent state per layer: E * N with E = d_model (expand 1)
+    ax_s.semilogx(states, [recurrent[s][16] for s in MQAR_STATES], "s-", label="Mamba")
+    ax_s.axhline(attn[16], color="black", ls="--", label="attention (state grows with L)")
+    ax_s.set(xlabel="recurrent state size per layer (floats)", ylabel="accuracy at 16 pairs", ylim=(0, 1.02))
+    ax_s.legend(fontsize=8)
+    metrics = {"gap_16_pairs": gap_16, "state_gain_16_pairs": state_gain, "pair_drop_smallest_state": pair_drop}
+    metrics.update({f"attention_acc_{k}": v for k, v in attn.items()})
+    for d_state, acc in recurrent.items():
+        metrics.update({f"mamba_n{d_state}_acc_{k}": v for k, v in acc.items()})
+    return Evidence(metrics=metrics, holds=holds, figure=fig, key_metric="gap_16_pairs")
+
+
+# ----------------------------------------------------------------------------------------------- hybrid
+
+
+@claim(
+    "ssm.hybrid-recovers-recall",
+    statement="Replacing one layer of a recurrent stack with attention recovers most of attention's recall.",
+    source="Arora et al. 2023 (Zoology), Sec. 5; Lieber et al. 2024 (Jamba); Dao and Gu 2024 (Mamba-2), Sec. 9.2.3",
+    rule="4-layer stack with layer 2 attention recovers >= 90% of the (attention - recurrent) accuracy gap at "
+    "16 pairs: (hybrid - recurrent) / (attention - recurrent) >= 0.90, where the gap itself is >= 0.25 "
+    "(the recall-gap threshold), so that models all at chance do not pass",
+)
+def hybrid_recovers_recall(scale: Scale, seed: int) -> Evidence:
+    with torch_threads(2):
+        return _hybrid_recovers_recall(scale, seed)
+
+
+def _hybrid_recovers_recall(scale: Scale, seed: int) -> Evidence:
+    sample, tests, vocab = _mqar_setup(scale, seed)
+    attn_budget, rec_budget = _mqar_budgets(scale)
+    width, d_state = 64, MQAR_STATES[0]
+    test16 = {16: tests[16]}
+    attention = attention_model(seed, position="rope", vocab_size=vocab, d_model=width, n_heads=2, max_seq_len=64)
+    train(attention, sample, attn_budget, seed=seed, test=tests[16])
+    recurrent = mamba_model(seed, vocab_size=vocab, d_model=width, n_layers=4, d_state=d_state, expand=1)
+    train(recurrent, sample, rec_budget, seed=seed, test=tests[16])
+    hybrid = hybrid_model(seed, vocab_size=vocab, d_model=width, n_layers=4, d_state=d_state, expand=1, mlp="none",
+                     n_heads=2, attn_every=4, attn_offset=1, position="none", max_seq_len=64)
+    train(hybrid, sample, rec_budget, seed=seed, test=tests[16])
+    acc = {name: _scores(m, test16)[16] for name, m in
+           (("attention", attention), ("recurrent", recurrent), ("hybrid", hybrid))}
+    gap = acc["attention"] - acc["recurrent"]
+    recovered = (acc["hybrid"] - acc["recurrent"]) / gap if gap > 0 else float("nan")
+    holds = gap >= 0.25 and recovered >= 0.90
+
+    fig, ax = new_figure()
+    names = ["4 x Mamba", "Mamba, attention, Mamba, Mamba", "2 x attention"]
+    ax.bar(names, [acc["recurrent"], acc["hybrid"], acc["attention"]], color=["tab:gray", "tab:blue", "black"])
+    ax.set(ylim=(0, 1.02), ylabel="MQAR accuracy at 16 pairs", title=f"hybrid recovers {recovered:.0%} of the gap")
+    ax.tick_params(axis="x", labelsize=8)
+    return Evidence(
+        metrics={"gap_recovered": recovered, "acc_attention": acc["attention"], "acc_recurrent": acc["recurrent"],
+                 "acc_hybrid": acc["hybrid"]},
+        holds=holds,
+        figure=fig,
+        key_metric="gap_recovered",
+    )

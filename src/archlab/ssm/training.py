@@ -1,0 +1,155 @@
+"""Training small sequence models on synthetic tasks, for the SSM family's trained claims.
+
+``SyntheticTask`` runs a task generator of ``archlab.data.synthetic`` through the one training loop
+(``archlab.train.fit``); ``accuracy`` scores token accuracy at the labelled positions of a fixed test set;
+``mamba_model``, ``hybrid_model`` and ``attention_model`` build the compared models; ``LTIStack`` is the
+linear time-invariant baseline (S4D layers, Gu et al. 2022) of the same size as a Mamba stack.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from archlab.core.block import Block
+from archlab.core.losses import cross_entropy
+from archlab.core.norm import RMSNorm
+from archlab.core.outputs import LMOutput
+from archlab.ssm.s4d import S4D
+from archlab.ssm.lm import HybridLM, HybridLMConfig, MambaLM, MambaLMConfig
+from archlab.train.config import OptimConfig, RunConfig, TrainConfig
+from archlab.train.loop import fit
+from archlab.train.task import Task
+
+logger = logging.getLogger(__name__)
+
+Sampler = Callable[[int, torch.Generator], tuple[Tensor, Tensor]]
+
+
+class SyntheticTask(Task):
+    """Next-token prediction on a synthetic task: batch of step ``s`` drawn from a generator seeded by
+    ``(seed, s)``; the loss is the model's cross-entropy at the labelled positions."""
+
+    def __init__(self, model: nn.Module, sample: Sampler, *, batch_size: int, seed: int, test: tuple[Tensor, Tensor]):
+        self.model, self.sample, self.batch_size, self.seed, self.test = model, sample, batch_size, seed, test
+
+    def train_batch(self, step: int) -> tuple[Tensor, Tensor]:
+        return self.sample(self.batch_size, torch.Generator().manual_seed(self.seed * 1_000_003 + step))
+
+    def loss(self, batch: tuple[Tensor, Tensor], player: str) -> Tensor:
+        inputs, labels = batch
+        return self.model(inputs, labels=labels).loss
+
+    def eval_batches(self) -> Iterator[tuple[Tensor, Tensor]]:
+        yield self.test
+
+    def evaluate(self, batch: tuple[Tensor, Tensor]) -> dict[str, Tensor]:
+        inputs, labels = batch
+        return {"val_loss": self.loss(batch, "model"), "val_acc": torch.tensor(accuracy(self.model, inputs, labels))}
+
+    def batch_tokens(self, batch: tuple[Tensor, Tensor]) -> int:
+        return batch[0].numel()
+
+
+@torch.no_grad()
+def accuracy(model: nn.Module, inputs: Tensor, labels: Tensor, *, batch_size: int = 256) -> float:
+    """Share of labelled positions (``labels != -100``) where the argmax of the logits is the label."""
+    was_training = model.training
+    model.eval()
+    hits, total = 0, 0
+    for start in range(0, inputs.shape[0], batch_size):
+        x, y = inputs[start:start + batch_size], labels[start:start + batch_size]
+        keep = y != -100
+        hits += int((model(x).logits.argmax(-1) == y)[keep].sum())
+        total += int(keep.sum())
+    model.train(was_training)
+    return hits / max(total, 1)
+
+
+@dataclass
+class Budget:
+    """Optimiser steps, batch size and learning rate of one training run."""
+
+    steps: int
+    batch_size: int
+    lr: float
+
+
+def train(model: nn.Module, sample: Sampler, budget: Budget, *, seed: int, test: tuple[Tensor, Tensor]) -> list[dict]:
+    """Train ``model`` on ``sample`` with AdamW (no weight decay), short warm-up, cosine decay; return the history."""
+    config = RunConfig(
+        model=model.config,
+        optim=OptimConfig(lr=budget.lr, weight_decay=0.0, warmup_steps=max(1, budget.steps // 20), min_lr_ratio=0.1,
+                          grad_clip=1.0),
+        train=TrainConfig(steps=budget.steps, batch_size=budget.batch_size, context=test[0].shape[1], eval_every=0,
+                          eval_batches=1, checkpoint_every=0, log_every=max(1, budget.steps // 10), device="cpu",
+                          seed=seed, progress=False),
+    )
+    task = SyntheticTask(model, sample, batch_size=budget.batch_size, seed=seed, test=test)
+    return fit(task, config).history
+
+
+def mamba_model(seed: int, **kw) -> MambaLM:
+    torch.manual_seed(seed)
+    return MambaLM(MambaLMConfig(**kw))
+
+
+def hybrid_model(seed: int, **kw) -> HybridLM:
+    torch.manual_seed(seed)
+    return HybridLM(HybridLMConfig(**kw))
+
+
+def attention_model(seed: int, *, position: str, n_layers: int = 2, **kw) -> HybridLM:
+    """An all-attention stack (every layer attention, no MLP)."""
+    return hybrid_model(seed, n_layers=n_layers, attn_every=1, attn_offset=0, mlp="none", position=position, **kw)
+
+
+# ----------------------------------------------------------------------------------------------- selective copying
+
+
+@dataclass
+class LTIStackConfig:
+    """An LTI language model: ``n_layers`` pre-norm blocks around ``S4D`` (S4D-Lin), GELU and a GLU output."""
+
+    vocab_size: int
+    d_model: int
+    n_layers: int
+    d_state: int
+
+
+class _S4DMixer(nn.Module):
+    """The S4D reference layer (Gu et al. 2022, ``models/s4/s4d.py``): SSM, GELU, linear to 2H, GLU."""
+
+    def __init__(self, *, d_model: int, d_state: int) -> None:
+        super().__init__()
+        self.ssm = S4D(d_model=d_model, d_state=d_state, init="lin")
+        self.out = nn.Linear(d_model, 2 * d_model)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.glu(self.out(F.gelu(self.ssm(x))), dim=-1)  # (B, L, H) -> (B, L, 2H) -> (B, L, H)
+
+
+class LTIStack(nn.Module):
+    """Token embedding, S4D blocks, RMSNorm, tied head: the time-invariant baseline of selective copying."""
+
+    def __init__(self, config: LTIStackConfig) -> None:
+        super().__init__()
+        self.config = c = config
+        self.embedding = nn.Embedding(c.vocab_size, c.d_model)
+        self.blocks = nn.ModuleList(
+            Block(d_model=c.d_model, mixer=_S4DMixer(d_model=c.d_model, d_state=c.d_state), feed_forward=None,
+                  norm="rmsnorm") for _ in range(c.n_layers))
+        self.norm_f = RMSNorm(c.d_model)
+
+    def forward(self, input_ids: Tensor, labels: Tensor | None = None) -> LMOutput:
+        h = self.embedding(input_ids)  # (B, L, D)
+        for block in self.blocks:
+            h = block(h)
+        logits = self.norm_f(h) @ self.embedding.weight.T  # (B, L, V)
+        loss = None if labels is None else cross_entropy(logits.flatten(0, 1), labels.flatten())
+        return LMOutput(logits=logits, loss=loss)

@@ -1,0 +1,174 @@
+"""Mamba and hybrid language models: config rules, layer layout, step vs forward, save/load, generation,
+a short training run."""
+
+import pytest
+import torch
+
+from archlab.core.attention import KVCache, MultiHeadAttention
+from archlab.core.io import load_pretrained
+from archlab.ssm.lm import HybridLM, HybridLMConfig, MambaLM, MambaLMConfig
+from archlab.ssm.mamba import MambaMixer, MambaState
+
+
+@pytest.fixture(autouse=True)
+def _single_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def mamba(seed=0, **kw) -> MambaLM:
+    torch.manual_seed(seed)
+    return MambaLM(MambaLMConfig(**{**dict(vocab_size=32, d_model=16, n_layers=2, d_state=4), **kw})).eval()
+
+
+def hybrid(seed=0, **kw) -> HybridLM:
+    torch.manual_seed(seed)
+    args = dict(vocab_size=32, d_model=16, n_layers=4, d_state=4, n_heads=2, attn_every=2, attn_offset=1,
+                max_seq_len=32)
+    return HybridLM(HybridLMConfig(**{**args, **kw})).eval()
+
+
+def ids(b=2, length=12, seed=1):
+    return torch.randint(0, 32, (b, length), generator=torch.Generator().manual_seed(seed))
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (dict(vocab_size=0), "vocab_size=0 must be >= 1"),
+    (dict(n_layers=0), "n_layers=0 must be >= 1"),
+    (dict(d_state=0), "d_state=0 must be >= 1"),
+    (dict(dt_rank=0), "dt_rank=0 must be >= 1"),
+    (dict(mlp="gelu"), "mlp='gelu' is not one of none, swiglu"),
+    (dict(scan="cuda"), "scan='cuda' is not one of fast, ref"),
+    (dict(dt_min=0.5, dt_max=0.1), "dt_min=0.5 and dt_max=0.1 must satisfy"),
+    (dict(norm_eps=0.0), "norm_eps=0.0 must be > 0"),
+])
+def test_mamba_config_rules(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        MambaLMConfig(**overrides)
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (dict(attn_every=0), "attn_every=0 must be >= 1"),
+    (dict(attn_every=4, attn_offset=4), r"attn_offset=4 must be in \[0, attn_every=4\)"),
+    (dict(d_model=30, n_heads=4), "d_model=30 must be divisible by n_heads=4"),
+    (dict(position="alibi"), "position='alibi' is not one of none, rope, sincos"),
+    (dict(d_model=12, n_heads=4, position="rope"), "head_dim=3 .* must be even"),
+    (dict(max_seq_len=0), "max_seq_len=0 must be >= 1"),
+])
+def test_hybrid_config_rules(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        HybridLMConfig(**overrides)
+
+
+def test_model_rejects_the_other_config():
+    with pytest.raises(ValueError, match="MambaLM takes a MambaLMConfig, got HybridLMConfig"):
+        MambaLM(HybridLMConfig())
+
+
+def test_hybrid_layout_is_jamba_style():
+    assert HybridLMConfig().layer_kinds == ["mamba"] * 4 + ["attention"] + ["mamba"] * 3  # 1 in 8, offset 4
+    assert HybridLMConfig(n_layers=16).layer_kinds.count("attention") == 2
+    assert HybridLMConfig(n_layers=3, attn_every=1, attn_offset=0).layer_kinds == ["attention"] * 3
+    model = hybrid()
+    kinds = [type(b.mixer) for b in model.backbone.blocks]
+    assert kinds == [MambaMixer, MultiHeadAttention, MambaMixer, MultiHeadAttention]
+    assert all(b.feed_forward is not None for b in model.backbone.blocks)  # SwiGLU by default
+    assert all(b.feed_forward is None for b in mamba().backbone.blocks)  # Mamba: no MLP
+
+
+def test_pinned_parameter_count():
+    # embedding 32*16 (tied head), per layer: norm 16 + mixer (16*64 + 32*4+32 + 32*9 + 32+32 + 32*4 + 32 + 32*16),
+    # final norm 16
+    mixer = 16 * 64 + 32 * 4 + 32 + 32 * 9 + 32 + 32 + 32 * 4 + 32 + 32 * 16
+    assert mamba().num_parameters() == 32 * 16 + 2 * (16 + mixer) + 16
+
+
+def test_residual_projections_are_rescaled():
+    torch.manual_seed(0)
+    one = MambaLM(MambaLMConfig(d_model=64, n_layers=1)).backbone.blocks[0].mixer.out_proj.weight.std()
+    torch.manual_seed(0)
+    many = MambaLM(MambaLMConfig(d_model=64, n_layers=16)).backbone.blocks[0].mixer.out_proj.weight.std()
+    assert float(one.detach() / many.detach()) == pytest.approx(4.0, rel=0.05)  # 1 / sqrt(n_layers)
+
+
+@pytest.mark.parametrize("build", [mamba, hybrid, lambda: hybrid(position="rope"),
+                                   lambda: hybrid(attn_every=1, attn_offset=0, position="sincos", mlp="none")])
+def test_step_and_chunks_equal_forward(build):
+    model = build()
+    x = ids(2, 12)
+    with torch.no_grad():
+        full = model(x).logits
+        state = model.init_state(2)
+        steps = torch.stack([model.step(x[:, t], state)[0] for t in range(12)], dim=1)
+        state = model.init_state(2)
+        chunks = torch.cat([model(x[:, :5], state=state).logits, model(x[:, 5:], state=state).logits], dim=1)
+    torch.testing.assert_close(steps, full, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(chunks, full, atol=1e-5, rtol=1e-5)
+    assert state.position == 12
+
+
+def test_state_layers_mamba_constant_attention_growing():
+    model = hybrid()
+    state = model.init_state(2)
+    kinds = [type(s) for s in state.layers]
+    assert kinds == [MambaState, KVCache, MambaState, KVCache]
+    with torch.no_grad():
+        model(ids(2, 7), state=state)
+    assert state.layers[0].ssm.shape == (2, 32, 4) and state.layers[1].length == 7
+
+
+def test_loss_is_cross_entropy_of_the_logits():
+    model = mamba()
+    x, y = ids(2, 10), ids(2, 10, seed=2)
+    y[0, :3] = -100
+    out = model(x, labels=y)
+    expected = torch.nn.functional.cross_entropy(out.logits.flatten(0, 1), y.flatten(), ignore_index=-100)
+    torch.testing.assert_close(out.loss, expected)
+
+
+def test_bad_ids():
+    model = hybrid()
+    with pytest.raises(ValueError, match=r"input_ids must be \(batch, length\)"):
+        model(ids(2, 4)[0])
+    with pytest.raises(ValueError, match=r"token ids must be in \[0, 32\)"):
+        model(torch.tensor([[0, 32]]))
+    with pytest.raises(ValueError, match="sequence of 33 tokens exceeds max_seq_len=32"):
+        model(ids(1, 33))
+    with pytest.raises(ValueError, match="one token per sequence"):
+        model.step(ids(2, 2), model.init_state(2))
+
+
+@pytest.mark.parametrize("build", [mamba, hybrid])
+def test_save_and_load(tmp_path, build):
+    model = build()
+    model.save_pretrained(tmp_path)
+    loaded = load_pretrained(tmp_path)
+    assert type(loaded) is type(model) and loaded.config == model.config
+    torch.testing.assert_close(loaded.eval()(ids()).logits, model(ids()).logits)
+
+
+def test_generate_greedy_continues_with_the_argmax():
+    model = mamba()
+    prompt = ids(2, 4)
+    out = model.generate(prompt, 6, temperature=0.0)
+    assert out.shape == (2, 10) and torch.equal(out[:, :4], prompt)
+    with torch.no_grad():
+        logits = model(out).logits
+    torch.testing.assert_close(out[:, 4:], logits[:, 3:-1].argmax(-1))
+    assert torch.equal(model.generate(prompt, 0), prompt)
+
+
+def test_training_lowers_the_loss():
+    model = mamba(n_layers=1).train()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    x = ids(4, 16)
+    first = None
+    for _ in range(30):
+        loss = model(x[:, :-1], labels=x[:, 1:]).loss
+        first = first if first is not None else float(loss)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert float(loss) < 0.5 * first
