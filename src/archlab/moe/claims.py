@@ -1,0 +1,208 @@
+"""Claims of the MoE family: routing collapse, what balances it, the z-loss, batch dependence.
+
+Setups (claims reference, section 4, "CPU miniature"): the 8-cluster token task of ``archlab.moe.toy`` with
+8 SwiGLU experts, Adam (lr 1e-2), fresh batches of 2048 tokens (the reference's 4096 halved to fit the time
+limit), 400 steps at quick scale, 3 seeds. Training is dropless; the drop fractions are those a capacity factor
+would cause given the trained router's load on a fresh evaluation batch. The cluster centres share a common
+offset (as hidden states share a mean direction), so that an untrained router sends most tokens to one expert.
+
+Coefficients scaled to a run of 10^2-10^3 steps rather than 10^5-10^6 (stated, not hidden): the Switch loss
+uses alpha = 0.1 (the paper's 1e-2 leaves max/mean load near 2-3 after 400 steps here), Shazeer's losses
+w = 0.1 (his value), the loss-free bias gamma = 1e-2 (DeepSeek-V3: 1e-3), tapered to gamma / 10 for the last
+quarter of training as DeepSeek-V3 lowers it late. The z-loss coefficient is ST-MoE's 1e-3.
+"""
+
+from __future__ import annotations
+
+import statistics
+
+import torch
+
+from archlab.lab.claim import Evidence, Scale
+from archlab.lab.figures import new_figure
+from archlab.lab.measure import torch_threads
+from archlab.lab.registry import claim
+from archlab.moe.layer import MoELayer
+from archlab.moe.toy import CAPACITY_FACTORS, RoutingResult, train_routing
+
+SEEDS = 3
+SWITCH = dict(router="switch", top_k=1, balance_loss="switch", balance_coef=0.1)
+CONDITIONS = {
+    "no balancing": dict(router="switch", top_k=1, balance_loss="none"),
+    "Switch loss": SWITCH,
+    "Shazeer losses": dict(router="noisy_topk", top_k=2, balance_loss="shazeer", balance_coef=0.1),
+    "loss-free bias": dict(router="bias_balanced", top_k=1, balance_loss="none", bias_gamma=1e-2,
+                           bias_score="softmax"),
+    "expert choice": dict(router="expert_choice", top_k=1, balance_loss="none", capacity_factor=1.0),
+}
+
+
+def _steps(scale: Scale) -> int:
+    return 400 if scale is Scale.QUICK else 1500
+
+
+def _run(name: str, scale: Scale, seed: int, **extra) -> list[RoutingResult]:
+    with torch_threads(1):
+        return [train_routing(seed=seed + s, steps=_steps(scale), batch=2048, lr=1e-2, **{**CONDITIONS[name], **extra})
+                for s in range(SEEDS)]
+
+
+def _load_panel(ax, results: dict[str, list[RoutingResult]]) -> None:
+    for i, (name, runs) in enumerate(results.items()):
+        loads = sorted(runs[0].load, reverse=True)
+        mean = sum(loads) / len(loads)
+        ax.plot(range(1, len(loads) + 1), [v / mean for v in loads], "o-", label=name)
+    ax.axhline(1.0, color="gray", ls=":")
+    ax.set(xlabel="expert (sorted by load)", ylabel="load / mean load (seed 0)", title="per-expert load")
+    ax.legend(fontsize=7)
+
+
+@claim(
+    "moe.routing-collapse",
+    statement="Without a balancing loss, learned top-1 routing collapses onto a few experts.",
+    source="Shazeer et al. 2017 (Table 6); Fedus et al. 2022 (Switch Transformers)",
+    rule="with no balancing loss, max/mean expert load >= 2.0 and >= 20% of assignments dropped at capacity "
+    "factor 1.25, in at least 2 of 3 seeds",
+)
+def routing_collapse(scale: Scale, seed: int) -> Evidence:
+    runs = _run("no balancing", scale, seed)
+    collapsed = [r.max_over_mean >= 2.0 and r.dropped[1.25] >= 0.20 for r in runs]
+    fig, (ax_l, ax_h) = new_figure(1, 2, width=10)
+    _load_panel(ax_l, {"no balancing": runs})
+    for s, r in enumerate(runs):
+        ax_h.plot(r.history, label=f"seed {seed + s}")
+    ax_h.axhline(2.0, color="red", ls="--", label="rule: 2.0")
+    ax_h.set(xlabel="step", ylabel="max / mean load of the batch", title="collapse during training")
+    ax_h.legend(fontsize=7)
+    return Evidence(
+        metrics={"max_over_mean_load_median": statistics.median(r.max_over_mean for r in runs),
+                 "dropped_at_cf1.25_median": statistics.median(r.dropped[1.25] for r in runs),
+                 "seeds_collapsed": sum(collapsed),
+                 "accuracy_median": statistics.median(r.accuracy for r in runs)},
+        holds=sum(collapsed) >= 2,
+        figure=fig,
+        details={"max_over_mean": [r.max_over_mean for r in runs], "dropped": [r.dropped for r in runs],
+                 "load": [r.load for r in runs]},
+    )
+
+
+@claim(
+    "moe.balancing-fixes",
+    statement="A balancing loss (Switch, or Shazeer's importance and load losses), loss-free bias balancing and "
+    "expert-choice routing each keep the expert load even.",
+    source="Fedus et al. 2022; Shazeer et al. 2017; Wang et al. 2024 and DeepSeek-V3 (loss-free); "
+    "Zhou et al. 2022 (expert choice)",
+    rule="in every seed: Switch loss and Shazeer losses give max/mean <= 1.3, CV(load) <= 0.2, drops <= 5% at "
+    "capacity factor 1.25 and <= 1% at 2.0; loss-free bias gives MaxVio <= 0.2, accuracy within 2 points of the "
+    "Switch loss and zero auxiliary gradient on the router; expert choice gives MaxVio == 0",
+)
+def balancing_fixes(scale: Scale, seed: int) -> Evidence:
+    names = ("Switch loss", "Shazeer losses", "loss-free bias", "expert choice")
+    results = {name: _run(name, scale, seed) for name in names}
+    lossy_ok = all(r.max_over_mean <= 1.3 and r.cv <= 0.2 and r.dropped[1.25] <= 0.05 and r.dropped[2.0] <= 0.01
+                   for name in ("Switch loss", "Shazeer losses") for r in results[name])
+    free, switch = results["loss-free bias"], results["Switch loss"]
+    free_ok = all(f.max_violation <= 0.2 and abs(f.accuracy - s.accuracy) <= 0.02 and f.aux_grad_norm == 0.0
+                  for f, s in zip(free, switch))
+    choice_ok = all(r.max_violation == 0.0 for r in results["expert choice"])
+    metrics: dict[str, float] = {}
+    for name, runs in results.items():
+        key = name.split()[0].lower().replace("-", "_")
+        metrics[f"{key}_max_over_mean_worst"] = max(r.max_over_mean for r in runs)
+        metrics[f"{key}_cv_worst"] = max(r.cv for r in runs)
+        metrics[f"{key}_maxvio_worst"] = max(r.max_violation for r in runs)
+        metrics[f"{key}_dropped_cf1.25_worst"] = max(r.dropped[1.25] for r in runs)
+        metrics[f"{key}_dropped_cf2.0_worst"] = max(r.dropped[2.0] for r in runs)
+        metrics[f"{key}_accuracy_mean"] = statistics.fmean(r.accuracy for r in runs)
+    metrics["loss_free_aux_grad_norm"] = max(r.aux_grad_norm for r in free)
+    metrics["expert_choice_unserved_tokens_mean"] = statistics.fmean(r.unserved_tokens for r in results["expert choice"])
+
+    fig, (ax_l, ax_d) = new_figure(1, 2, width=11)
+    _load_panel(ax_l, results)
+    width = 0.2
+    for i, name in enumerate(names):
+        drops = [statistics.fmean(r.dropped[cf] for r in results[name]) for cf in CAPACITY_FACTORS]
+        ax_d.bar([j + i * width for j in range(len(CAPACITY_FACTORS))], drops, width, label=name)
+    ax_d.set_xticks([j + 1.5 * width for j in range(len(CAPACITY_FACTORS))], [str(cf) for cf in CAPACITY_FACTORS])
+    ax_d.set(xlabel="capacity factor", ylabel="fraction of assignments dropped (mean of seeds)", title="drops")
+    ax_d.legend(fontsize=7)
+    return Evidence(
+        metrics=metrics,
+        holds=lossy_ok and free_ok and choice_ok,
+        figure=fig,
+        key_metric="switch_max_over_mean_worst",
+        details={name: [{"load": r.load, "accuracy": r.accuracy, "dropped": r.dropped} for r in runs]
+                 for name, runs in results.items()},
+    )
+
+
+@claim(
+    "moe.z-loss",
+    statement="The router z-loss keeps router logits small.",
+    source="Zoph et al. 2022 (ST-MoE)",
+    rule="in every seed, mean squared logsumexp of the router logits with c_z = 1e-3 <= 0.5x that with c_z = 0 "
+    "(both with the Switch loss)",
+)
+def z_loss(scale: Scale, seed: int) -> Evidence:
+    plain = _run("Switch loss", scale, seed)
+    with_z = _run("Switch loss", scale, seed, z_loss_coef=1e-3)
+    ratios = [z.lse_squared / p.lse_squared for z, p in zip(with_z, plain)]
+    fig, ax = new_figure()
+    ax.bar([f"seed {seed + s}\nc_z=0" for s in range(SEEDS)], [p.lse_squared for p in plain], color="tab:gray")
+    ax.bar([f"seed {seed + s}\nc_z=1e-3" for s in range(SEEDS)], [z.lse_squared for z in with_z], color="tab:blue")
+    ax.set(ylabel="mean logsumexp(router logits)^2", title="router z-loss")
+    return Evidence(
+        metrics={"ratio_worst": max(ratios), "lse_squared_plain_mean": statistics.fmean(p.lse_squared for p in plain),
+                 "lse_squared_z_mean": statistics.fmean(z.lse_squared for z in with_z),
+                 "accuracy_plain_mean": statistics.fmean(p.accuracy for p in plain),
+                 "accuracy_z_mean": statistics.fmean(z.accuracy for z in with_z)},
+        holds=max(ratios) <= 0.5,
+        figure=fig,
+        details={"ratios": ratios},
+    )
+
+
+def _probe_change(layer: MoELayer, n: int, d: int, seed: int) -> float:
+    """Change of the last token's output between two batches: one whose other tokens go to other experts than
+    the probe's, and one whose other tokens are near-copies of the probe (so its expert overflows)."""
+    g = torch.Generator().manual_seed(seed)
+    probe = torch.randn(1, d, generator=g)
+    pool = torch.randn(8 * n, d, generator=g)
+    with torch.no_grad():
+        choice = layer.router(torch.cat((pool, probe))).expert_index  # (8n + 1,) top-1 choices
+        others = pool[choice[:-1] != choice[-1]][: n - 1]  # (n-1, D): routed elsewhere
+        crowd = probe + 0.01 * torch.randn(n - 1, d, generator=g)  # (n-1, D): routed like the probe
+        alone = layer(torch.cat((others, probe))).hidden[-1]
+        crowded = layer(torch.cat((crowd, probe))).hidden[-1]
+    return float((alone - crowded).abs().max())
+
+
+@claim(
+    "moe.batch-dependence",
+    statement="Under a capacity limit an MoE layer is not a per-token function: a token's output depends on "
+    "the other tokens of its batch; a dropless layer is.",
+    source="Fedus et al. 2022 (capacity and dropped tokens); Gale et al. 2023 (MegaBlocks, dropless MoE)",
+    rule="max change of a token's output when the rest of its batch changes > 1e-3 at capacity factor 1.0, "
+    "and < 1e-6 in dropless mode",
+)
+def batch_dependence(scale: Scale, seed: int) -> Evidence:
+    n, d = (256, 32) if scale is Scale.QUICK else (4096, 128)
+    torch.manual_seed(seed)
+    capped = MoELayer(d_model=d, d_expert=2 * d, n_experts=8, top_k=1, router="switch", capacity_factor=1.0).eval()
+    dropless = MoELayer(d_model=d, d_expert=2 * d, n_experts=8, top_k=1, router="switch", capacity_factor=None).eval()
+    dropless.load_state_dict(capped.state_dict())
+    change_capped = _probe_change(capped, n, d, seed)
+    change_dropless = _probe_change(dropless, n, d, seed)
+    fig, ax = new_figure()
+    ax.bar(["capacity factor 1.0", "dropless"], [max(change_capped, 1e-12), max(change_dropless, 1e-12)],
+           color=["tab:red", "tab:green"])
+    ax.set_yscale("log")
+    ax.axhline(1e-3, color="red", ls="--", label="1e-3")
+    ax.axhline(1e-6, color="green", ls=":", label="1e-6")
+    ax.set(ylabel="max |change| of the probe token's output", title="does the batch change a token's output?")
+    ax.legend(fontsize=8)
+    return Evidence(
+        metrics={"change_with_capacity": change_capped, "change_dropless": change_dropless},
+        holds=change_capped > 1e-3 and change_dropless < 1e-6,
+        figure=fig,
+    )
