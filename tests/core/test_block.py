@@ -56,3 +56,24 @@ def test_mixer_kwargs_forwarded():
 def test_norm_options_forwarded():
     block = Block(d_model=4, mixer=Scale(1.0), feed_forward=nn.Identity(), norm_eps=1e-3, norm_bias=False)
     assert block.norm1.eps == 1e-3 and block.norm1.bias is None and block.norm2.bias is None
+
+
+def test_post_norm_residual_formula():
+    torch.manual_seed(0)
+    ff = MLP(d_model=6, d_hidden=12).double()
+    block = Block(d_model=6, mixer=Scale(2.0), feed_forward=ff, norm_position="post").double()
+    with torch.no_grad():
+        block.norm1.weight.uniform_(0.5, 1.5)
+        block.norm2.bias.uniform_(-1, 1)
+    x = randn(2, 3, 6)
+    h = block.norm1(x + 2.0 * x)
+    expected = block.norm2(h + ff(h))
+    torch.testing.assert_close(block(x), expected)
+    assert not torch.allclose(expected, Block(d_model=6, mixer=Scale(2.0), feed_forward=ff).double()(x))
+
+
+def test_norm_position_must_be_pre_or_post():
+    import pytest
+
+    with pytest.raises(ValueError, match="norm_position='middle' is not one of 'pre', 'post'"):
+        Block(d_model=4, mixer=Scale(1.0), feed_forward=None, norm_position="middle")

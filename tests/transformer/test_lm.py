@@ -52,7 +52,7 @@ def ids(b=2, length=10, vocab=32, seed=1):
     (dict(d_ff=0), "d_ff=0 must be >= 1"),
     (dict(position="alibi"), "position='alibi' is not one of learned, rope, none"),
     (dict(norm="batchnorm"), "norm='batchnorm' is not one of layernorm, rmsnorm"),
-    (dict(mlp="geglu"), "mlp='geglu' is not one of gelu, gelu_tanh, relu, swiglu"),
+    (dict(mlp="geglu"), "mlp='geglu' is not one of gelu, gelu_tanh, relu, swiglu, none"),
     (dict(position="rope", d_model=24, n_heads=8), r"head_dim=3 \(d_model/n_heads\) must be even for position='rope'"),
     (dict(dropout=1.0), r"dropout=1.0 must be in \[0, 1\)"),
     (dict(dropout=-0.1), r"dropout=-0.1 must be in \[0, 1\)"),

@@ -1,5 +1,20 @@
-"""Transformers: the decoder-only language model (GPT-2 and Llama presets) and its claims."""
+"""Transformers: the decoder (GPT-2 and Llama presets), the BERT-style encoder, sentence embeddings, weight
+interop with Hugging Face transformers, and the family's claims."""
 
-from archlab.transformer.lm import DecoderLM, DecoderState, LMConfig, LMOutput, gpt2_config, llama_config
+from archlab.transformer.encoder import Encoder, EncoderConfig, bert_config, pool
+from archlab.transformer.lm import (
+    DecoderLM,
+    DecoderModel,
+    DecoderState,
+    LMConfig,
+    LMOutput,
+    gpt2_config,
+    llama_config,
+)
+from archlab.transformer.outputs import BaseModelOutput
+from archlab.transformer.sentence import SentenceEncoder, SentenceEncoderConfig
 
-__all__ = ["DecoderLM", "DecoderState", "LMConfig", "LMOutput", "gpt2_config", "llama_config"]
+__all__ = [
+    "BaseModelOutput", "DecoderLM", "DecoderModel", "DecoderState", "Encoder", "EncoderConfig", "LMConfig",
+    "LMOutput", "SentenceEncoder", "SentenceEncoderConfig", "bert_config", "gpt2_config", "llama_config", "pool",
+]

@@ -187,3 +187,5 @@ def lm_learns(scale: Scale, seed: int) -> Evidence:
         key_metric="gap_bits",
         details={"parameters": task.model.num_parameters(), "validation_bytes": int(val_targets.numel())},
     )
+
+from archlab.transformer import attention_claims  # noqa: E402,F401  (registers the attention claims)

@@ -3,7 +3,11 @@
 - GPT-2 (Radford et al. 2019): learned positions, LayerNorm, GELU (tanh) MLP, biases, tied embeddings,
   residual projections initialised with std ``0.02 / sqrt(2 * n_layers)`` (Section 2.3 of the paper).
 - Llama (Touvron et al. 2023): RoPE, RMSNorm, SwiGLU, no biases, untied head, grouped-query attention
-  (Ainslie et al. 2023).
+  (Ainslie et al. 2023); optional RoPE frequency scaling (``rope_scaling``, see ``rope_scaling.py``).
+
+``DecoderModel`` is the stack without a head (``BaseModelOutput(last_hidden_state)``, after the final norm, as
+Hugging Face's ``GPT2Model`` / ``LlamaModel``); ``DecoderLM`` adds the language-model head. An optional
+``attention_mask`` (B, L), 1 for real tokens, hides padding keys; positions stay ``0 .. L-1`` either way.
 
 Decoding: ``init_state(batch)`` allocates one KV cache per layer; ``step(tokens, state)`` consumes one token
 per sequence and returns the next-token logits; ``forward(ids, state=...)`` pre-fills a chunk. Over the same
@@ -26,13 +30,16 @@ from archlab.core.outputs import LMOutput
 from archlab.core.mlp import MLP, SwiGLU
 from archlab.core.norm import make_norm
 from archlab.core.positional import LearnedPositionalEmbedding, RotaryEmbedding
+from archlab.transformer.outputs import BaseModelOutput
+from archlab.transformer.rope_scaling import ScaledRotaryEmbedding, rope_inv_freq
 from archlab.transformer.sampling import sample_next_token
 
 
 @dataclass
 class LMConfig:
     """Configuration of ``DecoderLM``. ``n_kv_heads=None`` means ``n_heads``; ``d_ff=None`` means 4 * d_model
-    for an MLP and the 8/3 * d_model rounded up to a multiple of 32 for SwiGLU (Llama's rule)."""
+    for an MLP and the 8/3 * d_model rounded up to a multiple of 32 for SwiGLU (Llama's rule); ``mlp="none"``
+    makes an attention-only transformer (Elhage et al. 2021)."""
 
     vocab_size: int = 256
     max_seq_len: int = 256
@@ -43,12 +50,17 @@ class LMConfig:
     d_ff: int | None = None
     position: Literal["learned", "rope", "none"] = "learned"
     norm: Literal["layernorm", "rmsnorm"] = "layernorm"
-    mlp: Literal["gelu", "gelu_tanh", "relu", "swiglu"] = "gelu_tanh"
+    mlp: Literal["gelu", "gelu_tanh", "relu", "swiglu", "none"] = "gelu_tanh"
     bias: bool = True
     tie_embeddings: bool = True
     dropout: float = 0.0
     norm_eps: float = 1e-5
     rope_base: float = 10000.0
+    rope_scaling: Literal["none", "linear", "llama3"] = "none"
+    rope_factor: float = 1.0
+    rope_low_freq_factor: float = 1.0
+    rope_high_freq_factor: float = 4.0
+    rope_original_max_len: int = 8192
     init_std: float = 0.02
 
     def __post_init__(self) -> None:
@@ -62,7 +74,7 @@ class LMConfig:
         if self.d_ff is not None and self.d_ff < 1:
             raise ValueError(f"d_ff={self.d_ff} must be >= 1")
         choices = {"position": ("learned", "rope", "none"), "norm": ("layernorm", "rmsnorm"),
-                   "mlp": ("gelu", "gelu_tanh", "relu", "swiglu")}
+                   "mlp": ("gelu", "gelu_tanh", "relu", "swiglu", "none"), "rope_scaling": ("none", "linear", "llama3")}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name}={getattr(self, name)!r} is not one of {', '.join(allowed)}")
@@ -75,6 +87,13 @@ class LMConfig:
                 raise ValueError(f"{name}={getattr(self, name)} must be > 0")
         if self.rope_base <= 1:
             raise ValueError(f"rope_base={self.rope_base} must be > 1")
+        if self.rope_factor < 1:
+            raise ValueError(f"rope_factor={self.rope_factor} must be >= 1")
+        if self.rope_high_freq_factor <= self.rope_low_freq_factor:
+            raise ValueError(f"rope_high_freq_factor={self.rope_high_freq_factor} must be > "
+                             f"rope_low_freq_factor={self.rope_low_freq_factor}")
+        if self.rope_original_max_len < 1:
+            raise ValueError(f"rope_original_max_len={self.rope_original_max_len} must be >= 1")
 
     @property
     def head_dim(self) -> int:
@@ -123,8 +142,8 @@ class DecoderState:
         return self.caches[0].length
 
 
-class DecoderLM(PretrainedMixin, nn.Module):
-    """Decoder-only transformer LM: ids (B, L) -> ``LMOutput(logits (B, L, V), loss)``."""
+class DecoderModel(PretrainedMixin, nn.Module):
+    """Decoder-only transformer without a head: ids (B, L) -> ``BaseModelOutput(last_hidden_state (B, L, D))``."""
 
     config_class = LMConfig
 
@@ -134,22 +153,35 @@ class DecoderLM(PretrainedMixin, nn.Module):
         c = config
         self.tok_emb = nn.Embedding(c.vocab_size, c.d_model)
         self.pos_emb = LearnedPositionalEmbedding(c.max_seq_len, c.d_model) if c.position == "learned" else None
-        rope = RotaryEmbedding(c.head_dim, max_len=c.max_seq_len, base=c.rope_base) if c.position == "rope" else None
+        rope = self._rope()
         self.blocks = nn.ModuleList(self._block(rope) for _ in range(c.n_layers))
         self.norm_f = make_norm(c.norm, c.d_model, eps=c.norm_eps, bias=c.bias)
         self.drop = nn.Dropout(c.dropout)
-        self.lm_head = nn.Linear(c.d_model, c.vocab_size, bias=False)
-        if c.tie_embeddings:
-            self.lm_head.weight = self.tok_emb.weight
+        self._build_head()
         self._init_weights()
+
+    def _build_head(self) -> None:
+        """Subclasses add their head here, before the weights are initialised."""
+
+    def _rope(self) -> RotaryEmbedding | None:
+        c = self.config
+        if c.position != "rope":
+            return None
+        if c.rope_scaling == "none":
+            return RotaryEmbedding(c.head_dim, max_len=c.max_seq_len, base=c.rope_base)
+        inv_freq = rope_inv_freq(c.head_dim, c.rope_base, kind=c.rope_scaling, factor=c.rope_factor,
+                                 low_freq_factor=c.rope_low_freq_factor, high_freq_factor=c.rope_high_freq_factor,
+                                 original_max_len=c.rope_original_max_len)
+        return ScaledRotaryEmbedding(c.head_dim, inv_freq=inv_freq, max_len=c.max_seq_len)
 
     def _block(self, rope: RotaryEmbedding | None) -> Block:
         c = self.config
         mixer = MultiHeadAttention(d_model=c.d_model, n_heads=c.n_heads, n_kv_heads=c.kv_heads, bias=c.bias,
                                    causal=True, rope=rope, dropout=c.dropout)
+        ff: nn.Module | None = None
         if c.mlp == "swiglu":
-            ff: nn.Module = SwiGLU(d_model=c.d_model, d_hidden=c.ff_width, bias=c.bias)
-        else:
+            ff = SwiGLU(d_model=c.d_model, d_hidden=c.ff_width, bias=c.bias)
+        elif c.mlp != "none":
             ff = MLP(d_model=c.d_model, d_hidden=c.ff_width, activation=c.mlp, bias=c.bias)
         return Block(d_model=c.d_model, mixer=mixer, feed_forward=ff, norm=c.norm, norm_eps=c.norm_eps,
                      norm_bias=c.bias, dropout=c.dropout)
@@ -165,8 +197,9 @@ class DecoderLM(PretrainedMixin, nn.Module):
         residual_std = std / (2 * self.config.n_layers) ** 0.5
         for block in self.blocks:
             nn.init.normal_(block.mixer.o_proj.weight, std=residual_std)
-            out = block.feed_forward.down if isinstance(block.feed_forward, SwiGLU) else block.feed_forward.fc2
-            nn.init.normal_(out.weight, std=residual_std)
+            if block.feed_forward is not None:
+                ff = block.feed_forward
+                nn.init.normal_((ff.down if isinstance(ff, SwiGLU) else ff.fc2).weight, std=residual_std)
 
     def num_parameters(self, *, exclude_embeddings: bool = False) -> int:
         """Parameter count (tied weights once); optionally without token and position tables."""
@@ -189,29 +222,44 @@ class DecoderLM(PretrainedMixin, nn.Module):
             raise ValueError(f"sequence of {past + input_ids.shape[1]} tokens exceeds "
                              f"max_seq_len={self.config.max_seq_len}")
 
-    def forward(
+    def hidden_states(
         self,
         input_ids: torch.Tensor,
-        labels: torch.Tensor | None = None,
         *,
         state: DecoderState | None = None,
-    ) -> LMOutput:
-        """Logits for ``input_ids`` (B, L); ``labels`` (B, L) are the targets (-100 ignored); with ``state``,
-        the tokens continue the cached sequence and the caches are extended."""
+        attention_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Final hidden states after the final norm, (B, L, D). ``attention_mask`` (B, L), 1 for real tokens,
+        is for whole sequences (not with ``state``)."""
         past = state.position if state is not None else 0
         self._check_ids(input_ids, past)
+        padding_mask = None
+        if attention_mask is not None:
+            if state is not None:
+                raise ValueError("attention_mask is for whole sequences; it cannot be combined with state")
+            if attention_mask.shape != input_ids.shape:
+                raise ValueError(f"attention_mask shape {tuple(attention_mask.shape)} must equal input_ids shape "
+                                 f"{tuple(input_ids.shape)}")
+            padding_mask = attention_mask.bool()
         positions = torch.arange(past, past + input_ids.shape[1], device=input_ids.device)
         h = self.tok_emb(input_ids)  # (B, L, D)
         if self.pos_emb is not None:
             h = h + self.pos_emb(positions)
         h = self.drop(h)
         for i, block in enumerate(self.blocks):
-            h = block(h, cache=state.caches[i] if state is not None else None, positions=positions)
-        logits = self.lm_head(self.norm_f(h))  # (B, L, V)
-        loss = None
-        if labels is not None:
-            loss = cross_entropy(logits.flatten(0, 1).float(), labels.flatten())  # (B*L, V), (B*L,)
-        return LMOutput(logits=logits, loss=loss)
+            h = block(h, cache=state.caches[i] if state is not None else None, positions=positions,
+                      padding_mask=padding_mask)
+        return self.norm_f(h)
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        *,
+        state: DecoderState | None = None,
+        attention_mask: torch.Tensor | None = None,
+    ) -> BaseModelOutput:
+        """``BaseModelOutput(last_hidden_state (B, L, D))`` for ``input_ids`` (B, L)."""
+        return BaseModelOutput(self.hidden_states(input_ids, state=state, attention_mask=attention_mask))
 
     def init_state(self, batch: int, *, max_len: int | None = None) -> DecoderState:
         """Empty KV caches for ``batch`` sequences of up to ``max_len`` (default ``max_seq_len``) tokens."""
@@ -220,6 +268,32 @@ class DecoderLM(PretrainedMixin, nn.Module):
         caches = [KVCache(batch=batch, n_kv_heads=c.kv_heads, head_dim=c.head_dim, max_len=max_len or c.max_seq_len,
                           dtype=param.dtype, device=param.device) for _ in range(c.n_layers)]
         return DecoderState(caches=caches)
+
+
+class DecoderLM(DecoderModel):
+    """Decoder-only transformer LM: ids (B, L) -> ``LMOutput(logits (B, L, V), loss)``."""
+
+    def _build_head(self) -> None:
+        c = self.config
+        self.lm_head = nn.Linear(c.d_model, c.vocab_size, bias=False)
+        if c.tie_embeddings:
+            self.lm_head.weight = self.tok_emb.weight
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        labels: torch.Tensor | None = None,
+        *,
+        state: DecoderState | None = None,
+        attention_mask: torch.Tensor | None = None,
+    ) -> LMOutput:
+        """Logits for ``input_ids`` (B, L); ``labels`` (B, L) are the targets (-100 ignored); with ``state``,
+        the tokens continue the cached sequence and the caches are extended."""
+        logits = self.lm_head(self.hidden_states(input_ids, state=state, attention_mask=attention_mask))  # (B, L, V)
+        loss = None
+        if labels is not None:
+            loss = cross_entropy(logits.flatten(0, 1).float(), labels.flatten())  # (B*L, V), (B*L,)
+        return LMOutput(logits=logits, loss=loss)
 
     def step(self, tokens: torch.Tensor, state: DecoderState) -> tuple[torch.Tensor, DecoderState]:
         """Consume one token per sequence, ``tokens`` (B,); return next-token logits (B, V) and the state."""
