@@ -29,6 +29,11 @@ TRAIN_TARGETS: dict[str, dict[str, str]] = {
     "lm": {
         "gpt2": "archlab.transformer.recipes:gpt2_recipe",
         "llama": "archlab.transformer.recipes:llama_recipe",
+        "moe": "archlab.moe.recipes:moe_recipe",
+        "mamba": "archlab.ssm.recipes:mamba_recipe",
+        "hybrid": "archlab.ssm.recipes:hybrid_recipe",
+        "lstm": "archlab.rnn.recipes:lstm_recipe",
+        "gru": "archlab.rnn.recipes:gru_recipe",
     },
 }
 

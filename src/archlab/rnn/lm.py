@@ -1,0 +1,168 @@
+"""A recurrent language model: embedding, a stack of LSTM or GRU layers, a linear head (Mikolov et al. 2010;
+Zaremba et al. 2014 for the multi-layer LSTM with dropout between layers).
+
+``forward(ids, labels, state=...)`` runs a chunk of tokens; given a ``RecurrentState`` it starts from it and
+advances it to the chunk's end in place (as the transformer's KV cache is extended), which is what truncated
+backpropagation through time carries from one chunk to the next (``archlab.rnn.tbptt``). ``init_state(batch)``
+is the zero state and ``step(tokens, state)`` consumes one token per sequence; over the same tokens,
+step-by-step logits equal the full forward's. The head is tied to the embedding when ``d_model`` equals
+``hidden_size`` and ``tie_embeddings`` is set (Press and Wolf 2017; Inan et al. 2017).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Optional
+
+import torch
+from torch import nn
+
+from archlab.core.io import PretrainedMixin
+from archlab.core.losses import cross_entropy
+from archlab.core.outputs import LMOutput
+from archlab.core.sampling import sample_next_token
+from archlab.rnn.layers import LayerState, RecurrentLayer
+
+
+@dataclass
+class RNNLMConfig:
+    """Configuration of ``RNNLM``: ``cell`` "lstm" or "gru"; ``forget_bias`` or ``chrono_t_max`` set the
+    forget-gate biases (``archlab.rnn.init``); ``recurrent_init`` "uniform" (torch's) or "orthogonal"."""
+
+    vocab_size: int = 256
+    cell: Literal["lstm", "gru"] = "lstm"
+    d_model: int = 128
+    hidden_size: int = 256
+    n_layers: int = 2
+    dropout: float = 0.0
+    tie_embeddings: bool = False
+    recurrent_init: Literal["uniform", "orthogonal"] = "uniform"
+    forget_bias: Optional[float] = 1.0
+    chrono_t_max: Optional[float] = None
+
+    def __post_init__(self) -> None:
+        for name in ("vocab_size", "d_model", "hidden_size", "n_layers"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}={getattr(self, name)} must be >= 1")
+        if self.cell not in ("lstm", "gru"):
+            raise ValueError(f"cell={self.cell!r} is not one of 'lstm', 'gru'")
+        if self.recurrent_init not in ("uniform", "orthogonal"):
+            raise ValueError(f"recurrent_init={self.recurrent_init!r} is not one of 'uniform', 'orthogonal'")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout={self.dropout} must be in [0, 1)")
+        if self.tie_embeddings and self.d_model != self.hidden_size:
+            raise ValueError(f"tie_embeddings=True needs d_model={self.d_model} == hidden_size={self.hidden_size}")
+        if self.forget_bias is not None and self.chrono_t_max is not None:
+            raise ValueError(f"forget_bias={self.forget_bias} and chrono_t_max={self.chrono_t_max}: set one to None")
+        if self.chrono_t_max is not None and self.chrono_t_max <= 2:
+            raise ValueError(f"chrono_t_max={self.chrono_t_max} must be > 2")
+
+
+def lstm_config(**overrides) -> RNNLMConfig:
+    return RNNLMConfig(**{"cell": "lstm", **overrides})
+
+
+def gru_config(**overrides) -> RNNLMConfig:
+    return RNNLMConfig(**{"cell": "gru", **overrides})
+
+
+@dataclass
+class RecurrentState:
+    """The state a recurrent LM carries: ``h`` (n_layers, B, H) and, for the LSTM, ``c`` (n_layers, B, H)."""
+
+    h: torch.Tensor
+    c: Optional[torch.Tensor] = None
+
+    @property
+    def layer_state(self) -> LayerState:
+        return self.h if self.c is None else (self.h, self.c)
+
+    def update(self, state: LayerState) -> None:
+        """Replace the tensors with ``state`` (a layer's final state)."""
+        self.h, self.c = state if isinstance(state, tuple) else (state, None)
+
+    def detach_(self) -> "RecurrentState":
+        """Cut the graph behind the state (truncated BPTT); returns self."""
+        self.h = self.h.detach()
+        self.c = None if self.c is None else self.c.detach()
+        return self
+
+
+class RNNLM(PretrainedMixin, nn.Module):
+    """Recurrent LM: ids (B, L) -> ``LMOutput(logits (B, L, V), loss)``."""
+
+    config_class = RNNLMConfig
+
+    def __init__(self, config: RNNLMConfig) -> None:
+        super().__init__()
+        self.config = c = config
+        self.embedding = nn.Embedding(c.vocab_size, c.d_model)
+        self.rnn = RecurrentLayer(kind=c.cell, input_size=c.d_model, hidden_size=c.hidden_size, n_layers=c.n_layers,
+                                  dropout=c.dropout, recurrent_init=c.recurrent_init, forget_bias=c.forget_bias,
+                                  chrono_t_max=c.chrono_t_max)
+        self.drop = nn.Dropout(c.dropout)
+        self.lm_head = nn.Linear(c.hidden_size, c.vocab_size)
+        nn.init.uniform_(self.embedding.weight, -0.1, 0.1)  # Zaremba et al. 2014
+        if c.tie_embeddings:
+            self.lm_head.weight = self.embedding.weight
+
+    def num_parameters(self) -> int:
+        """Parameter count, tied weights once."""
+        return sum(p.numel() for p in self.parameters())
+
+    def _check_ids(self, input_ids: torch.Tensor) -> None:
+        if input_ids.dim() != 2:
+            raise ValueError(f"input_ids must be (batch, length), got shape {tuple(input_ids.shape)}")
+        if input_ids.dtype not in (torch.int64, torch.int32):
+            raise ValueError(f"input_ids must be integer token ids (torch.long), got dtype {input_ids.dtype}")
+        if input_ids.numel() and (int(input_ids.min()) < 0 or int(input_ids.max()) >= self.config.vocab_size):
+            raise ValueError(f"token ids must be in [0, {self.config.vocab_size}), got range "
+                             f"[{int(input_ids.min())}, {int(input_ids.max())}]")
+
+    def forward(self, input_ids: torch.Tensor, labels: Optional[torch.Tensor] = None, *,
+                state: Optional[RecurrentState] = None) -> LMOutput:
+        """Logits for ``input_ids`` (B, L); ``labels`` (B, L) are the targets (-100 ignored); with ``state``,
+        the chunk continues from it and ``state`` is advanced to the chunk's end."""
+        self._check_ids(input_ids)
+        x = self.drop(self.embedding(input_ids))  # (B, L, D)
+        out, final = self.rnn(x, None if state is None else state.layer_state)  # (B, L, H)
+        if state is not None:
+            state.update(final)
+        logits = self.lm_head(self.drop(out))  # (B, L, V)
+        loss = None
+        if labels is not None:
+            loss = cross_entropy(logits.flatten(0, 1).float(), labels.flatten())  # (B*L, V), (B*L,)
+        return LMOutput(logits=logits, loss=loss)
+
+    def init_state(self, batch: int) -> RecurrentState:
+        """The zero state for ``batch`` sequences."""
+        state = RecurrentState(h=torch.empty(0))
+        state.update(self.rnn.init_state(batch))
+        return state
+
+    def step(self, tokens: torch.Tensor, state: RecurrentState) -> tuple[torch.Tensor, RecurrentState]:
+        """Consume one token per sequence, ``tokens`` (B,); return next-token logits (B, V) and the state."""
+        if tokens.dim() != 1:
+            raise ValueError(f"step takes one token per sequence, shape (batch,), got {tuple(tokens.shape)}")
+        self._check_ids(tokens[:, None])
+        y, final = self.rnn.step(self.drop(self.embedding(tokens)), state.layer_state)  # (B, H)
+        state.update(final)
+        return self.lm_head(self.drop(y)), state
+
+    @torch.no_grad()
+    def generate(self, input_ids: torch.Tensor, max_new_tokens: int, *, temperature: float = 1.0,
+                 top_k: Optional[int] = None, top_p: Optional[float] = None,
+                 generator: Optional[torch.Generator] = None) -> torch.Tensor:
+        """Continue ``input_ids`` (B, L) by ``max_new_tokens``: (B, L + max_new_tokens)."""
+        if max_new_tokens < 0:
+            raise ValueError(f"max_new_tokens={max_new_tokens} must be >= 0")
+        self._check_ids(input_ids)
+        state = self.init_state(input_ids.shape[0])
+        logits = self.forward(input_ids, state=state).logits[:, -1]  # (B, V)
+        tokens = [input_ids]
+        for i in range(max_new_tokens):
+            token = sample_next_token(logits, temperature=temperature, top_k=top_k, top_p=top_p, generator=generator)
+            tokens.append(token[:, None])
+            if i + 1 < max_new_tokens:
+                logits, state = self.step(token, state)
+        return torch.cat(tokens, dim=1)  # (B, L + max_new_tokens)
