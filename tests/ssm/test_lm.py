@@ -10,14 +10,6 @@ from archlab.ssm.lm import HybridLM, HybridLMConfig, MambaLM, MambaLMConfig
 from archlab.ssm.mamba import MambaMixer, MambaState
 
 
-@pytest.fixture(autouse=True)
-def _single_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def mamba(seed=0, **kw) -> MambaLM:
     torch.manual_seed(seed)
     return MambaLM(MambaLMConfig(**{**dict(vocab_size=32, d_model=16, n_layers=2, d_state=4), **kw})).eval()

@@ -1,21 +1,10 @@
 """The Mamba block: step equals forward, chunked forward equals full, the conv state, init, shapes, errors."""
 
-import math
-
 import pytest
 import torch
 import torch.nn.functional as F
 
-from archlab.core.scan import selective_scan_ref
 from archlab.ssm.mamba import MambaMixer, MambaState
-
-
-@pytest.fixture(autouse=True)
-def _single_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def build(seed=0, **kw) -> MambaMixer:

@@ -13,14 +13,6 @@ from archlab.core.norm import LayerNorm, RMSNorm
 from archlab.core.positional import LearnedPositionalEmbedding
 from archlab.transformer.lm import DecoderLM, DecoderState, LMConfig, LMOutput, gpt2_config, llama_config
 
-@pytest.fixture(autouse=True)
-def _single_thread():
-    """Tiny tensors gain nothing from intra-op threads; on a busy 2-core machine they cost several times over."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 TINY = dict(vocab_size=32, max_seq_len=16, d_model=16, n_layers=2, n_heads=4)
 PRESETS = {

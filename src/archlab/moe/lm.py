@@ -26,6 +26,7 @@ from archlab.core.mlp import SwiGLU
 from archlab.core.norm import RMSNorm
 from archlab.core.outputs import LMOutput
 from archlab.core.positional import RotaryEmbedding
+from archlab.core.tokens import check_token_ids
 from archlab.moe.layer import MoELayer, MoEOutput
 from archlab.moe.routers import ROUTERS
 
@@ -169,10 +170,7 @@ class MoELM(PretrainedMixin, nn.Module):
 
     def forward(self, input_ids: torch.Tensor, labels: torch.Tensor | None = None) -> LMOutput:
         """Logits for ``input_ids`` (B, L); with ``labels`` (B, L) (-100 ignored), ``loss = CE + aux_loss``."""
-        if input_ids.dim() != 2:
-            raise ValueError(f"input_ids must be (batch, length), got shape {tuple(input_ids.shape)}")
-        if input_ids.shape[1] > self.config.max_seq_len:
-            raise ValueError(f"sequence of {input_ids.shape[1]} tokens exceeds max_seq_len={self.config.max_seq_len}")
+        check_token_ids(input_ids, vocab_size=self.config.vocab_size, max_len=self.config.max_seq_len)
         positions = torch.arange(input_ids.shape[1], device=input_ids.device)
         h = self.tok_emb(input_ids)  # (B, L, D)
         for block in self.blocks:

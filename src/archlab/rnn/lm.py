@@ -20,6 +20,7 @@ from torch import nn
 from archlab.core.io import PretrainedMixin
 from archlab.core.losses import cross_entropy
 from archlab.core.outputs import LMOutput
+from archlab.core.tokens import check_token_ids
 from archlab.core.sampling import sample_next_token
 from archlab.rnn.layers import LayerState, RecurrentLayer
 
@@ -111,13 +112,7 @@ class RNNLM(PretrainedMixin, nn.Module):
         return sum(p.numel() for p in self.parameters())
 
     def _check_ids(self, input_ids: torch.Tensor) -> None:
-        if input_ids.dim() != 2:
-            raise ValueError(f"input_ids must be (batch, length), got shape {tuple(input_ids.shape)}")
-        if input_ids.dtype not in (torch.int64, torch.int32):
-            raise ValueError(f"input_ids must be integer token ids (torch.long), got dtype {input_ids.dtype}")
-        if input_ids.numel() and (int(input_ids.min()) < 0 or int(input_ids.max()) >= self.config.vocab_size):
-            raise ValueError(f"token ids must be in [0, {self.config.vocab_size}), got range "
-                             f"[{int(input_ids.min())}, {int(input_ids.max())}]")
+        check_token_ids(input_ids, vocab_size=self.config.vocab_size)
 
     def forward(self, input_ids: torch.Tensor, labels: Optional[torch.Tensor] = None, *,
                 state: Optional[RecurrentState] = None) -> LMOutput:

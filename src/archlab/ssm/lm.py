@@ -35,6 +35,7 @@ from archlab.core.losses import cross_entropy
 from archlab.core.mlp import SwiGLU
 from archlab.core.norm import RMSNorm
 from archlab.core.outputs import LMOutput
+from archlab.core.tokens import check_token_ids
 from archlab.core.positional import RotaryEmbedding, sincos_1d
 from archlab.core.sampling import sample_next_token
 from archlab.ssm.mamba import MambaMixer, MambaState
@@ -195,16 +196,8 @@ class MambaBackbone(PretrainedMixin, nn.Module):
 
     def check_ids(self, input_ids: torch.Tensor, past: int) -> None:
         """ValueError unless ``input_ids`` is (B, L) of valid ids that fit after ``past`` positions."""
-        if input_ids.dim() != 2:
-            raise ValueError(f"input_ids must be (batch, length), got shape {tuple(input_ids.shape)}")
-        if input_ids.dtype not in (torch.int64, torch.int32):
-            raise ValueError(f"input_ids must be integer token ids (torch.long), got dtype {input_ids.dtype}")
-        if input_ids.numel() and (int(input_ids.min()) < 0 or int(input_ids.max()) >= self.config.vocab_size):
-            raise ValueError(f"token ids must be in [0, {self.config.vocab_size}), got range "
-                             f"[{int(input_ids.min())}, {int(input_ids.max())}]")
-        max_len = getattr(self.config, "max_seq_len", None)
-        if max_len is not None and past + input_ids.shape[1] > max_len:
-            raise ValueError(f"sequence of {past + input_ids.shape[1]} tokens exceeds max_seq_len={max_len}")
+        check_token_ids(input_ids, vocab_size=self.config.vocab_size,
+                        max_len=getattr(self.config, "max_seq_len", None), past=past)
 
     def _embed(self, input_ids: torch.Tensor, past: int) -> torch.Tensor:
         h = self.embedding(input_ids)  # (B, L, D)

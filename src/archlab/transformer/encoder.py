@@ -25,6 +25,7 @@ from archlab.core.io import PretrainedMixin
 from archlab.core.mlp import MLP
 from archlab.core.norm import LayerNorm
 from archlab.core.positional import LearnedPositionalEmbedding, RotaryEmbedding
+from archlab.core.tokens import check_token_ids
 from archlab.transformer.outputs import BaseModelOutput
 
 Pooling = Literal["cls", "mean"]
@@ -144,15 +145,7 @@ class Encoder(PretrainedMixin, nn.Module):
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None, token_type_ids: torch.Tensor | None
     ) -> None:
         c = self.config
-        if input_ids.dim() != 2:
-            raise ValueError(f"input_ids must be (batch, length), got shape {tuple(input_ids.shape)}")
-        if input_ids.dtype not in (torch.int64, torch.int32):
-            raise ValueError(f"input_ids must be integer token ids (torch.long), got dtype {input_ids.dtype}")
-        if input_ids.numel() and (int(input_ids.min()) < 0 or int(input_ids.max()) >= c.vocab_size):
-            raise ValueError(f"token ids must be in [0, {c.vocab_size}), got range "
-                             f"[{int(input_ids.min())}, {int(input_ids.max())}]")
-        if input_ids.shape[1] > c.max_seq_len:
-            raise ValueError(f"sequence of {input_ids.shape[1]} tokens exceeds max_seq_len={c.max_seq_len}")
+        check_token_ids(input_ids, vocab_size=c.vocab_size, max_len=c.max_seq_len)
         for name, t in (("attention_mask", attention_mask), ("token_type_ids", token_type_ids)):
             if t is not None and t.shape != input_ids.shape:
                 raise ValueError(f"{name} shape {tuple(t.shape)} must equal input_ids shape {tuple(input_ids.shape)}")

@@ -27,12 +27,13 @@ from archlab.core.block import Block
 from archlab.core.io import PretrainedMixin
 from archlab.core.losses import cross_entropy
 from archlab.core.outputs import LMOutput
+from archlab.core.tokens import check_token_ids
 from archlab.core.mlp import MLP, SwiGLU
 from archlab.core.norm import make_norm
 from archlab.core.positional import LearnedPositionalEmbedding, RotaryEmbedding
 from archlab.transformer.outputs import BaseModelOutput
 from archlab.transformer.rope_scaling import ScaledRotaryEmbedding, rope_inv_freq
-from archlab.transformer.sampling import sample_next_token
+from archlab.core.sampling import sample_next_token
 
 
 @dataclass
@@ -211,16 +212,7 @@ class DecoderModel(PretrainedMixin, nn.Module):
         return total
 
     def _check_ids(self, input_ids: torch.Tensor, past: int) -> None:
-        if input_ids.dim() != 2:
-            raise ValueError(f"input_ids must be (batch, length), got shape {tuple(input_ids.shape)}")
-        if input_ids.dtype not in (torch.int64, torch.int32):
-            raise ValueError(f"input_ids must be integer token ids (torch.long), got dtype {input_ids.dtype}")
-        if input_ids.numel() and (int(input_ids.min()) < 0 or int(input_ids.max()) >= self.config.vocab_size):
-            raise ValueError(f"token ids must be in [0, {self.config.vocab_size}), got range "
-                             f"[{int(input_ids.min())}, {int(input_ids.max())}]")
-        if past + input_ids.shape[1] > self.config.max_seq_len:
-            raise ValueError(f"sequence of {past + input_ids.shape[1]} tokens exceeds "
-                             f"max_seq_len={self.config.max_seq_len}")
+        check_token_ids(input_ids, vocab_size=self.config.vocab_size, max_len=self.config.max_seq_len, past=past)
 
     def hidden_states(
         self,

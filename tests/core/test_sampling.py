@@ -3,16 +3,7 @@
 import pytest
 import torch
 
-from archlab.transformer.sampling import filter_logits, sample_next_token
-
-
-@pytest.fixture(autouse=True)
-def _single_thread():
-    """Tiny tensors gain nothing from intra-op threads; on a busy 2-core machine they cost several times over."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+from archlab.core.sampling import filter_logits, sample_next_token
 
 
 def kept(filtered: torch.Tensor) -> list[set[int]]:

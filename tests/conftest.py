@@ -1,0 +1,16 @@
+"""Every test runs with one intra-op thread (and the previous count is restored afterwards).
+
+Test tensors are tiny: threads gain nothing on them, and on a busy 2-core machine the thread pool's waiting
+makes them several times slower. Claims that compare timings set their own thread count inside.
+"""
+
+import pytest
+import torch
+
+
+@pytest.fixture(autouse=True)
+def _single_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
