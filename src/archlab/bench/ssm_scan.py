@@ -16,8 +16,6 @@ relative difference and the forward + backward speedup over autograd through ``s
 
 from __future__ import annotations
 
-import statistics
-import time
 from typing import Any
 
 import torch
@@ -26,7 +24,7 @@ from archlab.bench.harness import BenchResult, compare
 from archlab.bench.registry import benchmark
 from archlab.core.scan import selective_scan, selective_scan_ref
 from archlab.errors import UserError
-from archlab.lab.measure import peak_tensor_bytes
+from archlab.lab.measure import median_seconds, peak_tensor_bytes
 
 SCAN_SIZES = {"default": (2, 512, 16, 2048), "tiny": (1, 16, 4, 64)}
 BLOCK_LENGTHS = {"default": (256, 512, 1024, 2048, 4096, 8192), "tiny": (64, 128)}
@@ -94,16 +92,6 @@ def ssm_scan(*, device: str = "cpu", repeats: int | None = None, size: str = "de
     return result
 
 
-def _median_time(fn, repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 @benchmark(
     "ssm-vs-attention",
     description="Mamba block vs causal attention block forward, width 64, lengths 256..8192 (ratio at the longest)",
@@ -125,8 +113,8 @@ def ssm_vs_attention(*, device: str = "cpu", repeats: int | None = None, size: s
     with torch.no_grad():
         for length in lengths[:-1]:
             x = torch.randn(batch, length, d_model, generator=g)  # (B, L, D)
-            per_length["mamba_seconds"].append(_median_time(lambda: mamba(x), reps))
-            per_length["attention_seconds"].append(_median_time(lambda: attn(x), reps))
+            per_length["mamba_seconds"].append(median_seconds(lambda: mamba(x), repeats=reps))
+            per_length["attention_seconds"].append(median_seconds(lambda: attn(x), repeats=reps))
             per_length["mamba_bytes"].append(peak_tensor_bytes(lambda: mamba(x)))
             per_length["attention_bytes"].append(peak_tensor_bytes(lambda: attn(x)))
         x = torch.randn(batch, lengths[-1], d_model, generator=g)
