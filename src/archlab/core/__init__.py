@@ -4,8 +4,8 @@ from archlab.core.attention import KVCache, MultiHeadAttention
 from archlab.core.block import Block
 from archlab.core.io import PretrainedMixin, load_pretrained, save_pretrained
 from archlab.core.mlp import MLP, SwiGLU
-from archlab.core.outputs import LMOutput
 from archlab.core.norm import AdaLayerNorm, LayerNorm, RMSNorm, make_norm
+from archlab.core.outputs import LMOutput
 from archlab.core.positional import (
     LearnedPositionalEmbedding,
     RotaryEmbedding,
@@ -15,7 +15,7 @@ from archlab.core.positional import (
 )
 
 __all__ = [
-    "AdaLayerNorm", "Block", "KVCache", "LayerNorm", "LearnedPositionalEmbedding", "LMOutput", "MLP", "MultiHeadAttention",
-    "PretrainedMixin", "RMSNorm", "RotaryEmbedding", "RotaryEmbedding2D", "SwiGLU", "load_pretrained",
-    "make_norm", "save_pretrained", "sincos_1d", "sincos_2d",
+    "AdaLayerNorm", "Block", "KVCache", "LayerNorm", "LearnedPositionalEmbedding", "LMOutput", "MLP",
+    "MultiHeadAttention", "PretrainedMixin", "RMSNorm", "RotaryEmbedding", "RotaryEmbedding2D", "SwiGLU",
+    "load_pretrained", "make_norm", "save_pretrained", "sincos_1d", "sincos_2d",
 ]
