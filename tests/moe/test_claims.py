@@ -4,10 +4,10 @@ import pytest
 
 from archlab.lab import Scale, get_claim
 
-CLAIMS = ["moe.balancing-fixes", "moe.batch-dependence", "moe.routing-collapse", "moe.z-loss"]
-# Measured at quick scale, seed 0: Switch-loss CV(load) 0.211 (rule <= 0.2) and loss-free MaxVio 0.297 (rule <= 0.2)
-# in the worst seed; the rule stays as written and the miss is reported until the setup is fixed.
-NOT_HOLDING_YET = {"moe.balancing-fixes"}
+CLAIMS = ["moe.balancing-fixes", "moe.batch-dependence", "moe.routing-collapse", "moe.sparse-vs-dense", "moe.z-loss"]
+# Measured at quick scale, seed 0 (800 steps): dense validation loss 1.855 nats/byte, MoE 1.862 (rule: MoE lower);
+# active parameters 1.021x the dense (the 16-expert routers; rule: within 2%). The rule stays as written.
+NOT_HOLDING_YET = {"moe.sparse-vs-dense"}
 
 
 @pytest.mark.slow

@@ -125,6 +125,20 @@ def test_grouped_experts_equal_their_reference_with_empty_experts():
     assert torch.allclose(out[2], experts.expert(2, x[2]), atol=1e-6)
 
 
+def test_inference_path_equals_the_grouped_autograd_path():
+    torch.manual_seed(0)
+    layer = MoELayer(d_model=8, d_expert=16, n_experts=5, top_k=2).eval()
+    with torch.no_grad():
+        layer.router.weight[3] -= 10.0  # expert 3 gets no tokens (the inputs are positive)
+    x = torch.randn(2, 11, 8).abs()
+    with_grad = layer(x)  # parameters require grad: the grouped path
+    with torch.no_grad():
+        inference = layer(x)  # the per-expert in-place path
+    assert with_grad.router_stats.load[3] == 0
+    assert torch.allclose(inference.hidden, with_grad.hidden, atol=1e-6)
+    assert torch.allclose(inference.hidden, layer.forward_ref(x).hidden, atol=1e-6)
+
+
 def test_router_stats_and_metric_formulas():
     assert cv_squared(torch.tensor([1.0, 1.0, 1.0])).item() == 0.0
     assert cv_squared(torch.tensor([2.0, 0.0])).item() == pytest.approx(1.0)

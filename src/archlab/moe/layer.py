@@ -79,6 +79,21 @@ def within_capacity(expert_index: torch.Tensor, n_experts: int, capacity: int) -
     return rank < capacity
 
 
+def group_by_expert(kept: Routing, n_experts: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The assignments sorted by expert (stable: priority order kept inside an expert): their token indices
+    (S,), gates (S,), and the count of each expert's contiguous slice (K,)."""
+    expert_sorted, order = torch.sort(kept.expert_index, stable=True)  # (S,) each
+    counts = torch.bincount(expert_sorted, minlength=n_experts)  # (K,)
+    return kept.token_index[order], kept.gate[order], counts
+
+
+def combine(y: torch.Tensor, gate: torch.Tensor, token_index: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``out[t] = sum over assignments s of token t of gate[s] * y[s]``: rows ``y`` (S, D) -> (N, D) like ``x``."""
+    g = gate[:, None].to(y.dtype)  # (S, 1)
+    weighted = y * g if y.requires_grad or g.requires_grad else y.mul_(g)  # (S, D); in place without autograd
+    return torch.zeros_like(x).index_add_(0, token_index, weighted)
+
+
 class MoELayer(nn.Module):
     """Mixture-of-experts feed-forward: x (B, L, D) or (N, D) -> ``MoEOutput`` (see the module docstring)."""
 
@@ -155,12 +170,9 @@ class MoELayer(nn.Module):
 
     def dispatch(self, x: torch.Tensor, kept: Routing) -> torch.Tensor:
         """Grouped expert computation of the kept assignments on tokens ``x`` (N, D) -> (N, D)."""
-        expert_sorted, order = torch.sort(kept.expert_index, stable=True)  # (S,) each
-        token_sorted = kept.token_index[order]  # (S,)
-        counts = torch.bincount(expert_sorted, minlength=self.n_experts)  # (K,)
-        y = self.experts(x[token_sorted], counts)  # (S, D)
-        y = y * kept.gate[order, None].to(y.dtype)
-        return torch.zeros_like(x).index_add_(0, token_sorted, y)
+        token_sorted, gate_sorted, counts = group_by_expert(kept, self.n_experts)
+        y = self.experts(x.index_select(0, token_sorted), counts)  # (S, D)
+        return combine(y, gate_sorted, token_sorted, x)
 
     def _output(self, x: torch.Tensor, forward_ref: bool) -> MoEOutput:
         if x.shape[-1] != self.d_model:
