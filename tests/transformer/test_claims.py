@@ -7,11 +7,8 @@ from archlab.lab import Scale, get_claim
 CLAIMS = [
     "transformer.attention-quadratic", "transformer.kv-cache-exact", "transformer.lm-learns",
     "transformer.permutation-equivariance", "transformer.pretrained-semantics",
-    pytest.param("transformer.induction-heads", marks=pytest.mark.xfail(
-        reason="at the quick budget (600 steps) the 2-layer model has not formed an induction head yet "
-        "(second/first loss ratio ~0.85, rule <= 0.3)", strict=False)),
+    "transformer.induction-heads",
 ]
-CLAIM_IDS = [c if isinstance(c, str) else c.values[0] for c in CLAIMS]
 
 
 @pytest.mark.slow
@@ -25,4 +22,4 @@ def test_claim_holds_at_quick_scale(claim_id):
 def test_every_transformer_claim_is_tested():
     from archlab.lab import all_claims
 
-    assert sorted(c.id for c in all_claims("transformer")) == sorted(CLAIM_IDS)
+    assert sorted(c.id for c in all_claims("transformer")) == sorted(CLAIMS)

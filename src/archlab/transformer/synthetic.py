@@ -7,6 +7,13 @@
   2022, "In-context Learning and Induction Heads"), with ``n`` drawn per sequence so that no fixed offset
   finds the copy; the rest of the window is random filler whose targets are ignored. A ``DecoderLM`` learns it
   by next-token prediction; ``repeat_losses`` gives the loss on the first and on the second repeat.
+  Simplification: the ``n`` tokens of a repeat are drawn uniformly *without* replacement from a vocabulary
+  that holds at least ``n`` tokens (Olsson et al. draw from a large vocabulary, where repeats within the first
+  half are rare too). Drawn with replacement from a small vocabulary, the current token would occur several
+  times in the first repeat and one-token induction would be ambiguous; drawn from a large vocabulary, a
+  one-layer model could learn "the next token is one already seen" and lower the second-repeat loss without
+  copying. Without replacement, "not seen yet" (first repeat) and "seen once, not yet repeated" (second repeat)
+  narrow the candidates alike in both halves, so only copying separates them.
 """
 
 from __future__ import annotations
@@ -83,11 +90,16 @@ def repeated_tokens_batch(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Inputs (B, window - 1), targets (B, window - 1) with -100 on the filler, and the repeat lengths (B,).
 
-    Sequence b is ``x (n_b tokens), x again, filler`` with ``n_b`` uniform in [min_repeat, window // 2]."""
+    Sequence b is ``x (n_b tokens), x again, filler`` with ``n_b`` uniform in [min_repeat, window // 2]; the
+    tokens of ``x`` are distinct (a uniform draw without replacement), the filler is uniform with replacement."""
     if not 2 <= min_repeat <= window // 2:
         raise ValueError(f"min_repeat={min_repeat} must be in [2, window // 2 = {window // 2}]")
+    if vocab < window // 2:
+        raise ValueError(f"vocab={vocab} must be >= window // 2 = {window // 2} (a repeat has distinct tokens)")
     n = torch.randint(min_repeat, window // 2 + 1, (batch,), generator=generator)  # (B,)
-    tokens = torch.randint(0, vocab, (batch, window), generator=generator)  # (B, T)
+    distinct = torch.rand(batch, vocab, generator=generator).argsort(dim=1)[:, : window // 2]  # (B, T/2) permutations
+    filler = torch.randint(0, vocab, (batch, window - window // 2), generator=generator)  # (B, T - T/2)
+    tokens = torch.cat((distinct, filler), dim=1)  # (B, T); positions >= n_b are overwritten or filler
     pos = torch.arange(window)[None, :]  # (1, T)
     second = (pos >= n[:, None]) & (pos < 2 * n[:, None])  # (B, T) positions of the second repeat
     source = torch.where(second, pos - n[:, None], pos)  # (B, T) copy x into the second repeat
@@ -97,8 +109,12 @@ def repeated_tokens_batch(
 
 
 def repeat_losses(model: DecoderLM, inputs: torch.Tensor, targets: torch.Tensor, n: torch.Tensor) -> tuple[float, float]:
-    """Mean next-token loss on the first repeat and on the second, over the same offsets 1 .. n-1 of each
-    (the first token of a repeat is not predictable from what came before)."""
+    """Mean next-token loss on the first repeat and on the second, over the same offsets 1 .. n-1 of each.
+
+    With 0-based positions ``x`` sits at ``0 .. n-1`` and its copy at ``n .. 2n-1``. The first-repeat loss
+    averages the predictions of the tokens at positions ``1 .. n-1`` (x_2 .. x_n), the second-repeat loss those
+    at ``n+1 .. 2n-1`` (x_2 .. x_n again), pooled over all sequences. Position 0 is never a target, and the
+    token at ``n`` (x_1 again) is left out: nothing before it says the copy starts there."""
     logits = model(inputs).logits  # (B, T-1, V)
     losses = F.cross_entropy(logits.transpose(1, 2), targets.clamp_min(0), reduction="none")  # (B, T-1)
     target_pos = torch.arange(1, inputs.shape[1] + 1)[None, :]  # (1, T-1) position of each target
