@@ -45,3 +45,15 @@ def test_median_seconds_validates_repeats():
     with pytest.raises(ValueError):
         median_seconds(lambda: None, repeats=0)
     assert median_seconds(lambda: None, repeats=3) >= 0
+
+
+def test_interleaved_median_seconds_times_round_robin():
+    from archlab.lab.measure import interleaved_median_seconds
+
+    calls = []
+    fns = [lambda: calls.append("a"), lambda: calls.append("b")]
+    result = interleaved_median_seconds(fns, repeats=3, warmup=1)
+    assert len(result) == 2 and all(t >= 0 for t in result)
+    assert calls == ["a", "b"] + ["a", "b"] * 3  # warm-up, then one call of each per round
+    with pytest.raises(ValueError):
+        interleaved_median_seconds(fns, repeats=0)

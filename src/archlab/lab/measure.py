@@ -34,6 +34,28 @@ def median_seconds(fn: Callable[[], object], *, repeats: int = 5, warmup: int = 
     return statistics.median(times)
 
 
+def interleaved_median_seconds(
+    fns: Sequence[Callable[[], object]], *, repeats: int = 5, warmup: int = 1
+) -> list[float]:
+    """Median wall-clock seconds of each of ``fns``, timed round-robin: every round calls each function once.
+
+    When the functions are the same operation at several sizes, a burst of load from other tenants of a
+    shared machine then falls on all sizes alike instead of bending the measured scaling curve.
+    """
+    if repeats < 1:
+        raise ValueError(f"repeats={repeats} must be >= 1")
+    for fn in fns:
+        for _ in range(warmup):
+            fn()
+    times: list[list[float]] = [[] for _ in fns]
+    for _ in range(repeats):
+        for fn, bucket in zip(fns, times):
+            start = time.perf_counter()
+            fn()
+            bucket.append(time.perf_counter() - start)
+    return [statistics.median(bucket) for bucket in times]
+
+
 @contextmanager
 def torch_threads(n: int) -> Iterator[None]:
     """Run the block with ``n`` intra-op threads, then restore the previous count.

@@ -14,7 +14,9 @@ import torch
 
 from archlab.core.attention import KVCache, MultiHeadAttention, attention, attention_ref
 from archlab.lab.figures import new_figure
-from archlab.lab.measure import loglog_slope, median_seconds, peak_tensor_bytes, torch_threads
+from archlab.lab.measure import (
+    interleaved_median_seconds, loglog_slope, median_seconds, peak_tensor_bytes, torch_threads,
+)
 from archlab.lab.claim import Evidence, Scale
 from archlab.lab.registry import claim
 from archlab.data.text import BYTE_VOCAB_SIZE
@@ -36,33 +38,32 @@ from archlab.transformer.recipes import lm_recipe
 )
 def attention_quadratic(scale: Scale, seed: int) -> Evidence:
     lengths = [512, 1024, 2048, 4096] if scale is Scale.QUICK else [512, 1024, 2048, 4096, 8192]
-    heads, head_dim, repeats = 4, 32, 3
+    heads, head_dim = 4, 32
     gen = torch.Generator().manual_seed(seed)
-    times, ref_times, memory = [], [], []
-    for length in lengths:
-        q, k, v = (torch.randn(1, heads, length, head_dim, generator=gen) for _ in range(3))  # (B, H, L, Dh)
-        with torch.no_grad(), torch_threads(1):
-            times.append(median_seconds(lambda: attention(q, k, v), repeats=repeats))
-            ref_times.append(median_seconds(lambda: attention_ref(q, k, v), repeats=1, warmup=0))
-        memory.append(peak_tensor_bytes(lambda: attention_ref(q, k, v)))
+    qkv = [tuple(torch.randn(1, heads, n, head_dim, generator=gen) for _ in range(3)) for n in lengths]  # (B, H, L, Dh)
+    memory = [peak_tensor_bytes(lambda: attention_ref(*t)) for t in qkv]
 
     layer = MultiHeadAttention(d_model=heads * head_dim, n_heads=heads, causal=True).eval()
     batch, steps_per_call = 4, 10
-    step_times = []
-    for length in lengths:
+
+    def decoder_at(length: int):
+        """Ten KV-cached decoding steps, each one with ``length`` positions in the cache."""
         cache = KVCache(batch=batch, n_kv_heads=heads, head_dim=head_dim, max_len=length + 1)
-        x_past = torch.randn(batch, length, heads * head_dim, generator=gen)
+        layer(torch.randn(batch, length, heads * head_dim, generator=gen), cache=cache)
         x_new = torch.randn(batch, 1, heads * head_dim, generator=gen)
-        with torch.no_grad():
-            layer(x_past, cache=cache)
 
-            def decode_steps() -> None:
-                for _ in range(steps_per_call):
-                    cache.length = length  # rewind, so every step sees `length` cached positions
-                    layer(x_new, cache=cache)
+        def decode_steps() -> None:
+            for _ in range(steps_per_call):
+                cache.length = length  # rewind, so every step sees `length` cached positions
+                layer(x_new, cache=cache)
 
-            with torch_threads(1):
-                step_times.append(median_seconds(decode_steps, repeats=7, warmup=1) / steps_per_call)
+        return decode_steps
+
+    with torch.no_grad(), torch_threads(1):
+        times = interleaved_median_seconds([lambda t=t: attention(*t) for t in qkv], repeats=3)
+        ref_times = interleaved_median_seconds([lambda t=t: attention_ref(*t) for t in qkv], repeats=1, warmup=0)
+        decoders = [decoder_at(n) for n in lengths]
+        step_times = [s / steps_per_call for s in interleaved_median_seconds(decoders, repeats=7)]
 
     time_exp = loglog_slope(lengths[-3:], times[-3:])
     step_exp = loglog_slope(lengths[-3:], step_times[-3:])
