@@ -37,8 +37,10 @@ def selective_copying_claim(scale: Scale, seed: int) -> Evidence:
 def _selective_copying(scale: Scale, seed: int) -> Evidence:
     quick = scale is Scale.QUICK
     length, n_data, n_symbols = (64, 8, 8) if quick else (256, 16, 14)
-    width, d_state = (32, 16) if quick else (64, 16)
-    budget = Budget(steps=400 if quick else 4000, batch_size=64, lr=3e-3 if quick else 1e-3)
+    # Width 32 stays at chance for 400 steps of batch 64; width 64 learns from far fewer sequences, and small
+    # batches give more updates per sequence (seed 0: 0.96 after 2500 steps of 16; 2000 not yet run end to end).
+    width, d_state = 64, 16
+    budget = Budget(steps=2000, batch_size=16, lr=3e-3) if quick else Budget(steps=4000, batch_size=64, lr=1e-3)
 
     def sample(n: int, g: torch.Generator) -> tuple[Tensor, Tensor]:
         return selective_copying(n, length=length, n_data=n_data, n_symbols=n_symbols, generator=g)
