@@ -6,7 +6,7 @@ import torch
 
 from archlab.core.attention import KVCache, MultiHeadAttention
 from archlab.core.io import load_pretrained
-from archlab.ssm.lm import HybridLM, HybridLMConfig, MambaLM, MambaLMConfig
+from archlab.ssm.lm import ConvAttention, HybridLM, HybridLMConfig, MambaLM, MambaLMConfig
 from archlab.ssm.mamba import MambaMixer, MambaState
 
 
@@ -48,6 +48,7 @@ def test_mamba_config_rules(overrides, message):
     (dict(position="alibi"), "position='alibi' is not one of none, rope, sincos"),
     (dict(d_model=12, n_heads=4, position="rope"), "head_dim=3 .* must be even"),
     (dict(max_seq_len=0), "max_seq_len=0 must be >= 1"),
+    (dict(attn_conv=-1), "attn_conv=-1 must be >= 0"),
 ])
 def test_hybrid_config_rules(overrides, message):
     with pytest.raises(ValueError, match=message):
@@ -86,7 +87,9 @@ def test_residual_projections_are_rescaled():
 
 
 @pytest.mark.parametrize("build", [mamba, hybrid, lambda: hybrid(position="rope"),
-                                   lambda: hybrid(attn_every=1, attn_offset=0, position="sincos", mlp="none")])
+                                   lambda: hybrid(attn_every=1, attn_offset=0, position="sincos", mlp="none"),
+                                   lambda: hybrid(attn_conv=3), lambda: hybrid(attn_every=1, attn_offset=0,
+                                                                               position="rope", attn_conv=4)])
 def test_step_and_chunks_equal_forward(build):
     model = build()
     x = ids(2, 12)
@@ -164,3 +167,20 @@ def test_training_lowers_the_loss():
         loss.backward()
         opt.step()
     assert float(loss) < 0.5 * first
+
+
+def test_short_convolution_before_attention_is_causal_and_sees_predecessors():
+    model = hybrid(attn_every=1, attn_offset=0, position="rope", attn_conv=3, mlp="none")
+    assert all(isinstance(b.mixer, ConvAttention) for b in model.backbone.blocks)
+    x = ids(1, 12)
+    x2 = x.clone()
+    x2[0, 7] = (x2[0, 7] + 1) % 32
+    with torch.no_grad():
+        a, b = model(x).logits, model(x2).logits
+        conv = model.backbone.blocks[0].mixer.conv
+        h = torch.zeros(1, 16, 6)
+        h[0, :, 2] = 1.0  # one impulse at position 2 reaches positions 2, 3, 4 (kernel 3) and no earlier one
+        seen = (conv(h)[..., :6] - conv.bias[:, None]).abs().sum(1)[0]  # (B, D, L) -> (L,)
+    torch.testing.assert_close(a[:, :7], b[:, :7])
+    assert not torch.allclose(a[:, 7:], b[:, 7:])
+    assert (seen[:2] == 0).all() and (seen[2:5] > 0).all() and seen[5] == 0

@@ -9,7 +9,10 @@
   followed by a feed-forward (Jamba: an MLP or MoE in every layer; here SwiGLU or none). Attention needs no
   positional encoding because the Mamba layers carry order (Jamba Sec. 6.3); ``position`` can add RoPE or
   absolute sinusoidal positions (Vaswani et al. 2017), the latter making an all-attention model
-  (``attn_every=1``) the absolute-position baseline of the length-extrapolation claim.
+  (``attn_every=1``) the absolute-position baseline of the length-extrapolation claim. ``attn_conv=K`` puts
+  a short causal depthwise convolution (kernel K) in front of each attention layer, the Based recipe
+  (Arora et al. 2024, Sec. 3; Zoology's BaseConv): each position sees its K - 1 predecessors, so a key-value
+  pair is visible at the value's position and one attention layer can do associative recall.
 
 Initialisation (mamba_ssm ``_init_weights``): embedding ``N(0, init_std)``, linear biases zero, the Mamba
 mixer's own init, and every residual output projection divided by ``sqrt(n_residuals_per_layer * n_layers)``
@@ -26,6 +29,7 @@ from dataclasses import dataclass
 from typing import Literal, Union
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from archlab.core.attention import KVCache, MultiHeadAttention
@@ -107,6 +111,7 @@ class HybridLMConfig(MambaLMConfig):
     position: Literal["none", "rope", "sincos"] = "none"
     max_seq_len: int = 2048
     rope_base: float = 10000.0
+    attn_conv: int = 0
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -126,13 +131,48 @@ class HybridLMConfig(MambaLMConfig):
             raise ValueError(f"d_model={self.d_model} must be even for position='sincos'")
         if self.rope_base <= 1:
             raise ValueError(f"rope_base={self.rope_base} must be > 1")
+        if self.attn_conv < 0:
+            raise ValueError(f"attn_conv={self.attn_conv} must be >= 0 (0: no convolution before attention)")
 
     @property
     def layer_kinds(self) -> list[str]:
         return ["attention" if i % self.attn_every == self.attn_offset else "mamba" for i in range(self.n_layers)]
 
 
-LayerState = Union[MambaState, KVCache]
+@dataclass
+class ConvAttentionState:
+    """Decoding state of a ``ConvAttention`` layer: the KV cache and the last ``K - 1`` inputs (B, D, K - 1)."""
+
+    cache: KVCache
+    conv: torch.Tensor
+
+
+class ConvAttention(nn.Module):
+    """A short causal depthwise convolution, then attention (Based, Arora et al. 2024): (B, L, D) -> (B, L, D)."""
+
+    def __init__(self, *, d_model: int, kernel: int, attention: MultiHeadAttention) -> None:
+        super().__init__()
+        if kernel < 1:
+            raise ValueError(f"kernel={kernel} must be >= 1")
+        self.kernel = kernel
+        self.conv = nn.Conv1d(d_model, d_model, kernel_size=kernel, groups=d_model, padding=kernel - 1)
+        self.attention = attention
+
+    def forward(self, x: torch.Tensor, *, cache: ConvAttentionState | None = None,
+                positions: torch.Tensor | None = None) -> torch.Tensor:
+        length = x.shape[1]
+        xt = x.transpose(1, 2)  # (B, L, D) -> (B, D, L)
+        if cache is None:
+            xc = self.conv(xt)[..., :length]  # (B, D, L + K - 1) -> (B, D, L): causal
+        else:
+            window = torch.cat((cache.conv, xt), dim=-1)  # (B, D, K - 1 + L)
+            xc = F.conv1d(window, self.conv.weight, self.conv.bias, groups=xt.shape[1])  # (B, D, L)
+            cache.conv = window[..., window.shape[-1] - (self.kernel - 1):]  # (B, D, K - 1)
+        kv = None if cache is None else cache.cache
+        return self.attention(xc.transpose(1, 2), cache=kv, positions=positions)  # (B, D, L) -> (B, L, D)
+
+
+LayerState = Union[MambaState, KVCache, ConvAttentionState]
 
 
 @dataclass
@@ -176,6 +216,8 @@ class MambaBackbone(PretrainedMixin, nn.Module):
                                           scan=c.scan)
         else:
             mixer = MultiHeadAttention(d_model=c.d_model, n_heads=c.n_heads, bias=c.bias, causal=True, rope=rope)
+            if getattr(c, "attn_conv", 0):
+                mixer = ConvAttention(d_model=c.d_model, kernel=c.attn_conv, attention=mixer)
         ff = SwiGLU(d_model=c.d_model, d_hidden=c.ff_width, bias=c.bias) if c.mlp == "swiglu" else None
         return Block(d_model=c.d_model, mixer=mixer, feed_forward=ff, norm="rmsnorm", norm_eps=c.norm_eps)
 
@@ -189,7 +231,8 @@ class MambaBackbone(PretrainedMixin, nn.Module):
         residuals_per_layer = 2 if c.mlp == "swiglu" else 1
         shrink = math.sqrt(residuals_per_layer * c.n_layers)
         for block in self.blocks:
-            out = block.mixer.out_proj if isinstance(block.mixer, MambaMixer) else block.mixer.o_proj
+            mixer = block.mixer.attention if isinstance(block.mixer, ConvAttention) else block.mixer
+            out = mixer.out_proj if isinstance(mixer, MambaMixer) else mixer.o_proj
             out.weight.div_(shrink)
             if block.feed_forward is not None:
                 block.feed_forward.down.weight.div_(shrink)
@@ -232,8 +275,13 @@ class MambaBackbone(PretrainedMixin, nn.Module):
             if isinstance(block.mixer, MambaMixer):
                 layers.append(block.mixer.init_state(batch, dtype=param.dtype, device=param.device))
             else:
-                layers.append(KVCache(batch=batch, n_kv_heads=block.mixer.n_kv_heads, head_dim=block.mixer.head_dim,
-                                      max_len=max_len, dtype=param.dtype, device=param.device))
+                attention = block.mixer.attention if isinstance(block.mixer, ConvAttention) else block.mixer
+                cache = KVCache(batch=batch, n_kv_heads=attention.n_kv_heads, head_dim=attention.head_dim,
+                                max_len=max_len, dtype=param.dtype, device=param.device)
+                if isinstance(block.mixer, ConvAttention):
+                    cache = ConvAttentionState(cache=cache, conv=torch.zeros(
+                        batch, self.config.d_model, block.mixer.kernel - 1, dtype=param.dtype, device=param.device))
+                layers.append(cache)
         return LMState(layers=layers)
 
     def step(self, tokens: torch.Tensor, state: LMState) -> tuple[torch.Tensor, LMState]:
