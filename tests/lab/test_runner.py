@@ -118,3 +118,25 @@ def test_families_are_discovered_from_claims_modules():
 
     assert "transformer" in registry.families()
     assert "core" not in registry.families() and "lab" not in registry.families()
+
+
+def test_claim_threads_option_sets_and_restores_the_thread_count():
+    import torch
+
+    from archlab.lab import registry
+    from archlab.lab.claim import Evidence
+
+    seen = []
+    with isolated_registry(("demo",)):
+        @registry.claim("demo.threads", statement="s", source="x", rule="r", threads=1)
+        def threads(scale, seed):
+            seen.append(torch.get_num_threads())
+            return Evidence(metrics={"v": 1.0}, holds=True)
+
+        before = torch.get_num_threads()
+        torch.set_num_threads(2)
+        try:
+            registry.get_claim("demo.threads").measure("quick", 0)
+            assert seen == [1] and torch.get_num_threads() == 2
+        finally:
+            torch.set_num_threads(before)

@@ -64,13 +64,21 @@ class Claim:
     source: str
     rule: str
     fn: Callable[[Scale, int], Evidence]
+    threads: int | None = None
 
     @property
     def family(self) -> str:
         return self.id.split(".", 1)[0]
 
     def measure(self, scale: "Scale | str" = Scale.QUICK, seed: int = 0) -> Evidence:
-        evidence = self.fn(Scale.parse(scale), seed)
+        """Run the claim; with ``threads`` set, on that many intra-op threads (the previous count restored)."""
+        if self.threads is None:
+            evidence = self.fn(Scale.parse(scale), seed)
+        else:
+            from archlab.lab.measure import torch_threads
+
+            with torch_threads(self.threads):
+                evidence = self.fn(Scale.parse(scale), seed)
         if not isinstance(evidence, Evidence):
             raise TypeError(f"claim {self.id} returned {type(evidence).__name__}, expected Evidence")
         return evidence

@@ -18,14 +18,15 @@ FAMILY_ORDER = ("transformer", "moe", "ssm", "rnn", "diffusion", "vit", "cnn", "
 _REGISTRY: dict[str, Claim] = {}
 
 
-def claim(claim_id: str, *, statement: str, source: str, rule: str) -> Callable:
-    """Register a claim function ``fn(scale: Scale, seed: int) -> Evidence`` under ``claim_id``."""
+def claim(claim_id: str, *, statement: str, source: str, rule: str, threads: int | None = None) -> Callable:
+    """Register a claim function ``fn(scale: Scale, seed: int) -> Evidence`` under ``claim_id``; ``threads``
+    fixes the intra-op thread count it runs with (timing comparisons, many tiny ops), None leaves it as is."""
     validate_claim_id(claim_id)
 
     def register(fn: Callable[[Scale, int], Evidence]) -> Callable[[Scale, int], Evidence]:
         if claim_id in _REGISTRY and _REGISTRY[claim_id].fn is not fn:
             raise ValueError(f"claim id {claim_id!r} is registered twice")
-        _REGISTRY[claim_id] = Claim(claim_id, statement, source, rule, fn)
+        _REGISTRY[claim_id] = Claim(claim_id, statement, source, rule, fn, threads)
         return fn
 
     return register

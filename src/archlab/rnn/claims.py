@@ -62,13 +62,9 @@ def _scaled_tanh_rnn(sigma: float, *, input_size: int, hidden: int, generator: t
     source="Pascanu, Mikolov and Bengio 2013; Bengio, Simard and Frasconi 1994; Hochreiter and Schmidhuber 1997",
     rule="tanh RNN, sigma_max(W) = 0.9: ||dh_T/dh_k|| <= 0.9^(T-k) at every lag 1..200 and R^2 >= 0.9 for log "
     "norm against lag; LSTM (forget bias 1) state-gradient norm at lag 100 >= 100x the RNN's",
+    threads=1,
 )
 def vanishing_gradients(scale: Scale, seed: int) -> Evidence:
-    with torch_threads(1):  # many tiny float64 ops: a thread pool only adds synchronisation
-        return _vanishing_gradients(scale, seed)
-
-
-def _vanishing_gradients(scale: Scale, seed: int) -> Evidence:
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     hidden, input_size, length = (64, 8, 200) if scale is Scale.QUICK else (256, 32, 400)

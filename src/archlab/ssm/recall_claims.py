@@ -21,7 +21,6 @@ from torch import Tensor, nn
 from archlab.data.synthetic import mqar
 from archlab.lab.claim import Evidence, Scale
 from archlab.lab.figures import new_figure
-from archlab.lab.measure import torch_threads
 from archlab.lab.registry import claim
 from archlab.ssm.lm import HybridLM
 from archlab.ssm.training import Budget, Sampler, accuracy, attention_model, hybrid_model, mamba_model, train
@@ -64,6 +63,9 @@ def _scores(model: nn.Module, tests: dict[int, tuple[Tensor, Tensor]]) -> dict[i
     return {k: accuracy(model, *t) for k, t in tests.items()}
 
 
+MQAR_STATES = (1, 16, 64)
+
+
 @claim(
     "ssm.recall-gap",
     statement="Attention solves multi-query associative recall at every number of pairs; a fixed-size recurrent "
@@ -72,16 +74,9 @@ def _scores(model: nn.Module, tests: dict[int, tuple[Tensor, Tensor]]) -> dict[i
     rule="attention >= 0.95 at 4, 8 and 16 pairs; recurrent at smallest state <= attention - 0.25 at 16 pairs; "
     "recurrent accuracy at 16 pairs rises with state (largest - smallest >= 0.15) and falls with pairs "
     "(smallest state: acc(4) - acc(16) >= 0.15)",
+    threads=2,
 )
 def recall_gap(scale: Scale, seed: int) -> Evidence:
-    with torch_threads(2):
-        return _recall_gap(scale, seed)
-
-
-MQAR_STATES = (1, 16, 64)
-
-
-def _recall_gap(scale: Scale, seed: int) -> Evidence:
     sample, tests, vocab = _mqar_setup(scale, seed)
     attn_budget, rec_budget = _mqar_budgets(scale)
     width = 64
@@ -127,13 +122,9 @@ def _recall_gap(scale: Scale, seed: int) -> Evidence:
     rule="4-layer stack with layer 2 attention recovers >= 90% of the (attention - recurrent) accuracy gap at "
     "16 pairs: (hybrid - recurrent) / (attention - recurrent) >= 0.90, where the gap itself is >= 0.25 "
     "(the recall-gap threshold), so that models all at chance do not pass",
+    threads=2,
 )
 def hybrid_recovers_recall(scale: Scale, seed: int) -> Evidence:
-    with torch_threads(2):
-        return _hybrid_recovers_recall(scale, seed)
-
-
-def _hybrid_recovers_recall(scale: Scale, seed: int) -> Evidence:
     sample, tests, vocab = _mqar_setup(scale, seed)
     attn_budget, rec_budget = _mqar_budgets(scale)
     width, d_state = 64, MQAR_STATES[0]

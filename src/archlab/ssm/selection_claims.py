@@ -17,7 +17,6 @@ from torch import Tensor
 from archlab.data.synthetic import induction_heads, selective_copying
 from archlab.lab.claim import Evidence, Scale
 from archlab.lab.figures import new_figure
-from archlab.lab.measure import torch_threads
 from archlab.lab.registry import claim
 from archlab.ssm.training import Budget, LTIStack, LTIStackConfig, accuracy, attention_model, mamba_model, train
 
@@ -28,13 +27,9 @@ from archlab.ssm.training import Budget, LTIStack, LTIStackConfig, accuracy, att
     "same size does not.",
     source="Gu and Dao 2023 (Mamba), Table 1",
     rule="selective SSM token accuracy >= 0.90, LTI S4D <= 0.60, gap >= 0.35",
+    threads=2,
 )
 def selective_copying_claim(scale: Scale, seed: int) -> Evidence:
-    with torch_threads(2):
-        return _selective_copying(scale, seed)
-
-
-def _selective_copying(scale: Scale, seed: int) -> Evidence:
     quick = scale is Scale.QUICK
     length, n_data, n_symbols = (64, 8, 8) if quick else (256, 16, 14)
     # Width 32 stays at chance for 400 steps of batch 64; width 64 learns from far fewer sequences, and small
@@ -83,13 +78,9 @@ def _selective_copying(scale: Scale, seed: int) -> Evidence:
     source="Gu and Dao 2023 (Mamba), Sec. 4.1.2 and Table 11",
     rule="selective SSM accuracy >= 0.90 at 16x the training length (64 -> 1024); attention with absolute "
     "sinusoidal positions <= 0.50 at 4x (256)",
+    threads=2,
 )
 def length_extrapolation(scale: Scale, seed: int) -> Evidence:
-    with torch_threads(2):
-        return _length_extrapolation(scale, seed)
-
-
-def _length_extrapolation(scale: Scale, seed: int) -> Evidence:
     quick = scale is Scale.QUICK
     train_len, vocab = 64, 16
     lengths = [64, 128, 256, 512, 1024] if quick else [64, 128, 256, 512, 1024, 4096]
