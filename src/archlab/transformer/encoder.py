@@ -27,6 +27,7 @@ from archlab.core.norm import LayerNorm
 from archlab.core.positional import LearnedPositionalEmbedding, RotaryEmbedding
 from archlab.core.tokens import check_token_ids
 from archlab.transformer.outputs import BaseModelOutput
+from archlab.transformer.validation import check_stack_config
 
 Pooling = Literal["cls", "mean"]
 
@@ -51,29 +52,10 @@ class EncoderConfig:
     init_std: float = 0.02
 
     def __post_init__(self) -> None:
-        for name in ("vocab_size", "max_seq_len", "d_model", "n_layers", "n_heads"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name}={getattr(self, name)} must be >= 1")
         if self.type_vocab_size < 0:
             raise ValueError(f"type_vocab_size={self.type_vocab_size} must be >= 0")
-        if self.d_model % self.n_heads:
-            raise ValueError(f"d_model={self.d_model} must be divisible by n_heads={self.n_heads}")
-        if self.d_ff is not None and self.d_ff < 1:
-            raise ValueError(f"d_ff={self.d_ff} must be >= 1")
-        choices = {"position": ("learned", "rope", "none"), "norm_position": ("post", "pre"),
-                   "activation": ("gelu", "gelu_tanh", "relu")}
-        for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
-                raise ValueError(f"{name}={getattr(self, name)!r} is not one of {', '.join(allowed)}")
-        if self.position == "rope" and self.head_dim % 2:
-            raise ValueError(f"head_dim={self.head_dim} (d_model/n_heads) must be even for position='rope'")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout={self.dropout} must be in [0, 1)")
-        for name in ("norm_eps", "init_std"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"{name}={getattr(self, name)} must be > 0")
-        if self.rope_base <= 1:
-            raise ValueError(f"rope_base={self.rope_base} must be > 1")
+        check_stack_config(self, {"position": ("learned", "rope", "none"), "norm_position": ("post", "pre"),
+                                  "activation": ("gelu", "gelu_tanh", "relu")})
 
     @property
     def head_dim(self) -> int:

@@ -26,14 +26,15 @@ from archlab.core.attention import KVCache, MultiHeadAttention
 from archlab.core.block import Block
 from archlab.core.io import PretrainedMixin
 from archlab.core.losses import cross_entropy
-from archlab.core.outputs import LMOutput
-from archlab.core.tokens import check_token_ids
 from archlab.core.mlp import MLP, SwiGLU
 from archlab.core.norm import make_norm
+from archlab.core.outputs import LMOutput
 from archlab.core.positional import LearnedPositionalEmbedding, RotaryEmbedding
+from archlab.core.sampling import sample_next_token
+from archlab.core.tokens import check_token_ids
 from archlab.transformer.outputs import BaseModelOutput
 from archlab.transformer.rope_scaling import ScaledRotaryEmbedding, rope_inv_freq
-from archlab.core.sampling import sample_next_token
+from archlab.transformer.validation import check_stack_config
 
 
 @dataclass
@@ -65,29 +66,11 @@ class LMConfig:
     init_std: float = 0.02
 
     def __post_init__(self) -> None:
-        for name in ("vocab_size", "max_seq_len", "d_model", "n_layers", "n_heads"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name}={getattr(self, name)} must be >= 1")
-        if self.d_model % self.n_heads:
-            raise ValueError(f"d_model={self.d_model} must be divisible by n_heads={self.n_heads}")
+        check_stack_config(self, {"position": ("learned", "rope", "none"), "norm": ("layernorm", "rmsnorm"),
+                                  "mlp": ("gelu", "gelu_tanh", "relu", "swiglu", "none"),
+                                  "rope_scaling": ("none", "linear", "llama3")})
         if self.n_kv_heads is not None and (self.n_kv_heads < 1 or self.n_heads % self.n_kv_heads):
             raise ValueError(f"n_kv_heads={self.n_kv_heads} must be >= 1 and divide n_heads={self.n_heads}")
-        if self.d_ff is not None and self.d_ff < 1:
-            raise ValueError(f"d_ff={self.d_ff} must be >= 1")
-        choices = {"position": ("learned", "rope", "none"), "norm": ("layernorm", "rmsnorm"),
-                   "mlp": ("gelu", "gelu_tanh", "relu", "swiglu", "none"), "rope_scaling": ("none", "linear", "llama3")}
-        for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
-                raise ValueError(f"{name}={getattr(self, name)!r} is not one of {', '.join(allowed)}")
-        if self.position == "rope" and self.head_dim % 2:
-            raise ValueError(f"head_dim={self.head_dim} (d_model/n_heads) must be even for position='rope'")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout={self.dropout} must be in [0, 1)")
-        for name in ("norm_eps", "init_std"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"{name}={getattr(self, name)} must be > 0")
-        if self.rope_base <= 1:
-            raise ValueError(f"rope_base={self.rope_base} must be > 1")
         if self.rope_factor < 1:
             raise ValueError(f"rope_factor={self.rope_factor} must be >= 1")
         if self.rope_high_freq_factor <= self.rope_low_freq_factor:
