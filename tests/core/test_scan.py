@@ -9,8 +9,10 @@ from archlab.core import scan_kernel
 from archlab.core.scan import selective_scan, selective_scan_ref
 from archlab.lab.measure import torch_threads
 
-# (batch, dim, state, length): one step, shorter than a checkpoint chunk, across several chunks, ragged
-SHAPES = [(1, 1, 1, 1), (2, 3, 4, 17), (2, 5, 16, 2 * scan_kernel.CHUNK + 3), (3, 2, 7, scan_kernel.CHUNK)]
+# (batch, dim, state, length): one step, shorter than a checkpoint chunk, across several chunks, ragged; the
+# kernel has compiled-in state sizes 8, 16, 32, 64 and a generic path (1, 4, 7)
+SHAPES = [(1, 1, 1, 1), (2, 3, 4, 17), (2, 5, 16, 2 * scan_kernel.CHUNK + 3), (3, 2, 7, scan_kernel.CHUNK),
+          (2, 2, 8, 9), (1, 3, 32, 5), (1, 2, 64, scan_kernel.CHUNK + 1)]
 
 
 def make_inputs(batch, dim, state, length, *, dtype=torch.float64, seed=0):

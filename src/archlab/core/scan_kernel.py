@@ -68,10 +68,10 @@ static void prepare_row(const T* delta, const T* z, T bias, int softplus, int64_
     }
 }
 
-template <typename T>
+template <typename T, int NN>
 static void forward(const T* u, const T* delta, const T* A, const T* Bt, const T* Ct, const T* Dv, const T* z,
                     const T* bias, T* y, T* ckpt, T* last, Dims m) {
-    const int64_t nl = m.nl, nn = m.nn, nc = (nl + m.chunk - 1) / m.chunk;
+    const int64_t nl = m.nl, nn = NN > 0 ? NN : m.nn, nc = (nl + m.chunk - 1) / m.chunk;
     #pragma omp parallel num_threads(m.threads)
     {
         std::vector<T> hv(nn), dtv(nl), gatev(nl);
@@ -110,11 +110,11 @@ static void forward(const T* u, const T* delta, const T* A, const T* Bt, const T
     }
 }
 
-template <typename T>
+template <typename T, int NN>
 static void backward(const T* u, const T* delta, const T* A, const T* Bt, const T* Ct, const T* Dv, const T* z,
                      const T* bias, const T* ckpt, const T* dy, const T* dlast, T* du, T* ddelta, T* dA, T* dBt,
                      T* dCt, T* dD, T* dz, Dims m) {
-    const int64_t nl = m.nl, nn = m.nn, chunk = m.chunk, nc = (nl + chunk - 1) / chunk;
+    const int64_t nl = m.nl, nn = NN > 0 ? NN : m.nn, chunk = m.chunk, nc = (nl + chunk - 1) / chunk;
     #pragma omp parallel num_threads(m.threads)
     {
         const int tid = omp_get_thread_num();
@@ -205,18 +205,30 @@ static void backward(const T* u, const T* delta, const T* A, const T* Bt, const 
     }
 }
 
+// The state size as a compile-time constant lets the N loops become whole vectors without remainder code.
+#define DISPATCH_N(F, T, m, ...)                                                                                \
+    switch ((m).nn) {                                                                                           \
+        case 8: F<T, 8>(__VA_ARGS__, m); break;                                                                 \
+        case 16: F<T, 16>(__VA_ARGS__, m); break;                                                               \
+        case 32: F<T, 32>(__VA_ARGS__, m); break;                                                               \
+        case 64: F<T, 64>(__VA_ARGS__, m); break;                                                               \
+        default: F<T, 0>(__VA_ARGS__, m);                                                                       \
+    }
+
 #define SCAN_API(T, S)                                                                                          \
     extern "C" void scan_fwd_##S(const T* u, const T* delta, const T* A, const T* Bt, const T* Ct, const T* Dv,  \
                                  const T* z, const T* bias, T* y, T* ckpt, T* last, int64_t nb, int64_t nd,      \
                                  int64_t nl, int64_t nn, int64_t chunk, int softplus, int threads) {             \
-        forward<T>(u, delta, A, Bt, Ct, Dv, z, bias, y, ckpt, last, Dims{nb, nd, nl, nn, chunk, softplus, threads}); \
+        const Dims m{nb, nd, nl, nn, chunk, softplus, threads};                                                 \
+        DISPATCH_N(forward, T, m, u, delta, A, Bt, Ct, Dv, z, bias, y, ckpt, last)                              \
     }                                                                                                           \
     extern "C" void scan_bwd_##S(const T* u, const T* delta, const T* A, const T* Bt, const T* Ct, const T* Dv,  \
                                  const T* z, const T* bias, const T* ckpt, const T* dy, const T* dlast, T* du,   \
                                  T* ddelta, T* dA, T* dBt, T* dCt, T* dD, T* dz, int64_t nb, int64_t nd,         \
                                  int64_t nl, int64_t nn, int64_t chunk, int softplus, int threads) {             \
-        backward<T>(u, delta, A, Bt, Ct, Dv, z, bias, ckpt, dy, dlast, du, ddelta, dA, dBt, dCt, dD, dz,        \
-                    Dims{nb, nd, nl, nn, chunk, softplus, threads});                                            \
+        const Dims m{nb, nd, nl, nn, chunk, softplus, threads};                                                 \
+        DISPATCH_N(backward, T, m, u, delta, A, Bt, Ct, Dv, z, bias, ckpt, dy, dlast, du, ddelta, dA, dBt, dCt, \
+                   dD, dz)                                                                                      \
     }
 
 SCAN_API(float, f32)
