@@ -184,3 +184,16 @@ def test_short_convolution_before_attention_is_causal_and_sees_predecessors():
     torch.testing.assert_close(a[:, :7], b[:, :7])
     assert not torch.allclose(a[:, 7:], b[:, 7:])
     assert (seen[:2] == 0).all() and (seen[2:5] > 0).all() and seen[5] == 0
+
+
+def test_sincos_positions_are_added_to_embeddings_scaled_by_sqrt_d():
+    """Vaswani et al. 2017, Sec. 3.4: the token part of the input is the embedding times sqrt(d_model), the rest
+    is the sin-cos row of the absolute position (also when decoding continues at ``past``)."""
+    from archlab.core.positional import sincos_1d
+
+    model = hybrid(attn_every=1, attn_offset=0, position="sincos", mlp="none")
+    x = ids(2, 5)
+    with torch.no_grad():
+        h = model.backbone._embed(x, past=3)  # (B, 5, D)
+        token_part = h - sincos_1d(8, 16)[3:]  # (B, 5, D) - (5, D)
+        torch.testing.assert_close(token_part, model.backbone.embedding(x) * 4.0)

@@ -1,22 +1,17 @@
-"""The selection claims (selective copying, length extrapolation) at quick scale: each must hold.
+"""The selection claims (selective copying, length extrapolation) hold at quick scale.
 
-Both are not calibrated yet and are not run here (each costs minutes while it does not hold); the atlas still
-runs them and reports their verdicts. Measured so far (seed 0, one thread): Mamba learns selective copying
-(0.961 at width 64, batch 16, 2500 steps, 108 s CPU) and 1024-token induction heads (0.975 after 3000 steps at
-batch 8), but the attention baseline with absolute sin-cos positions stays at chance even at the training
-length, so length extrapolation cannot be judged until it learns there.
+``ssm.length-extrapolation`` (seed 0, one thread, 75 s): Mamba 1.0 at 64 tokens and 0.97 at 1024 (16x);
+attention with sin-cos positions 0.96 at 64, 0.44 at 128, 0.34 at 256 (4x). Mamba's 16x accuracy at seeds
+1 and 2 with the same recipe: 1.0 and 0.995.
 """
 
 import pytest
 
 from archlab.lab import Scale, get_claim
 
-CLAIMS = ["ssm.selective-copying", "ssm.length-extrapolation"]
-
 
 @pytest.mark.slow
-@pytest.mark.xfail(run=False, reason="quick-scale budgets not yet calibrated; see the module docstring")
-@pytest.mark.parametrize("claim_id", CLAIMS)
+@pytest.mark.parametrize("claim_id", ["ssm.selective-copying", "ssm.length-extrapolation"])
 def test_claim_holds_at_quick_scale(claim_id):
     evidence = get_claim(claim_id).measure(Scale.QUICK, seed=0)
     assert evidence.figure is not None

@@ -8,11 +8,11 @@
   ``i % attn_every == attn_offset`` (Jamba: one attention layer in eight, at offset 4), each layer optionally
   followed by a feed-forward (Jamba: an MLP or MoE in every layer; here SwiGLU or none). Attention needs no
   positional encoding because the Mamba layers carry order (Jamba Sec. 6.3); ``position`` can add RoPE or
-  absolute sinusoidal positions (Vaswani et al. 2017), the latter making an all-attention model
-  (``attn_every=1``) the absolute-position baseline of the length-extrapolation claim. ``attn_conv=K`` puts
-  a short causal depthwise convolution (kernel K) in front of each attention layer, the Based recipe
-  (Arora et al. 2024, Sec. 3; Zoology's BaseConv): each position sees its K - 1 predecessors, so a key-value
-  pair is visible at the value's position and one attention layer can do associative recall.
+  absolute sinusoidal positions (Vaswani et al. 2017, embeddings scaled by sqrt(d_model)), the latter making
+  an all-attention model (``attn_every=1``) the absolute-position baseline of the length-extrapolation claim.
+  ``attn_conv=K`` puts a short causal depthwise convolution (kernel K) in front of each attention layer, the
+  Based recipe (Arora et al. 2024, Sec. 3; Zoology's BaseConv): each position sees its K - 1 predecessors, so
+  a key-value pair is visible at the value's position and one attention layer can do associative recall.
 
 Initialisation (mamba_ssm ``_init_weights``): embedding ``N(0, init_std)``, linear biases zero, the Mamba
 mixer's own init, and every residual output projection divided by ``sqrt(n_residuals_per_layer * n_layers)``
@@ -245,8 +245,10 @@ class MambaBackbone(PretrainedMixin, nn.Module):
     def _embed(self, input_ids: torch.Tensor, past: int) -> torch.Tensor:
         h = self.embedding(input_ids)  # (B, L, D)
         if getattr(self.config, "position", "none") == "sincos":
+            # Vaswani et al. 2017, Sec. 3.4: embeddings times sqrt(d_model) before the positions are added, so
+            # that the unit-amplitude sin-cos table does not drown the token (embeddings start at init_std).
             table = sincos_1d(past + input_ids.shape[1], self.config.d_model)[past:]  # (L, D)
-            h = h + table.to(h)
+            h = h * math.sqrt(self.config.d_model) + table.to(h)
         return h
 
     def forward(self, input_ids: torch.Tensor, *, state: LMState | None = None) -> torch.Tensor:
