@@ -23,11 +23,7 @@ from __future__ import annotations
 
 import torch
 
-
-def _check_positive(**values: int) -> None:
-    for name, value in values.items():
-        if value < 1:
-            raise ValueError(f"{name}={value} must be >= 1")
+from archlab.core.validation import check_at_least
 
 
 def mqar(
@@ -41,7 +37,7 @@ def mqar(
     generator: torch.Generator | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``n`` multi-query associative recall examples: inputs, labels (n, seq_len)."""
-    _check_positive(n=n, num_kv_pairs=num_kv_pairs)
+    check_at_least({"n": n, "num_kv_pairs": num_kv_pairs}, 1)
     if seq_len % 2:
         raise ValueError(f"seq_len={seq_len} must be even")
     if 4 * num_kv_pairs > seq_len:
@@ -79,7 +75,7 @@ def selective_copying(
     generator: torch.Generator | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``n`` selective-copying examples: inputs, labels (n, length + n_data); vocabulary ``n_symbols + 2``."""
-    _check_positive(n=n, length=length, n_data=n_data, n_symbols=n_symbols)
+    check_at_least({"n": n, "length": length, "n_data": n_data, "n_symbols": n_symbols}, 1)
     if n_data > length:
         raise ValueError(f"n_data={n_data} must be <= length={length}")
     positions = torch.rand(n, length, generator=generator).argsort(dim=1)[:, :n_data].sort(dim=1).values  # (n, M)
@@ -101,7 +97,7 @@ def induction_heads(
     generator: torch.Generator | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``n`` induction-head examples: inputs, labels (n, length); token 0 is the trigger."""
-    _check_positive(n=n)
+    check_at_least({"n": n}, 1)
     if length < 4:
         raise ValueError(f"length={length} must be >= 4")
     if vocab_size < 3:

@@ -27,6 +27,8 @@ from archlab.core.norm import RMSNorm
 from archlab.core.outputs import LMOutput
 from archlab.core.positional import RotaryEmbedding
 from archlab.core.tokens import check_token_ids
+from archlab.core.validation import (check_at_least, check_choices, check_divisible, check_optional_at_least,
+                                     check_positive)
 from archlab.moe.layer import MoELayer, MoEOutput
 from archlab.moe.routers import ROUTERS
 
@@ -61,11 +63,9 @@ class MoELMConfig:
     init_std: float = 0.02
 
     def __post_init__(self) -> None:
-        for name in ("vocab_size", "max_seq_len", "d_model", "n_layers", "n_heads", "n_experts", "top_k"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name}={getattr(self, name)} must be >= 1")
-        if self.head_dim is None and self.d_model % self.n_heads:
-            raise ValueError(f"d_model={self.d_model} must be divisible by n_heads={self.n_heads}")
+        check_at_least(self, 1, "vocab_size", "max_seq_len", "d_model", "n_layers", "n_heads", "n_experts", "top_k")
+        if self.head_dim is None:
+            check_divisible(self, "d_model", "n_heads")
         if self.n_kv_heads is not None and (self.n_kv_heads < 1 or self.n_heads % self.n_kv_heads):
             raise ValueError(f"n_kv_heads={self.n_kv_heads} must be >= 1 and divide n_heads={self.n_heads}")
         if self.attention_head_dim % 2:
@@ -74,16 +74,11 @@ class MoELMConfig:
             raise ValueError(f"top_k={self.top_k} must be <= n_experts={self.n_experts}")
         if self.moe_every < 0:
             raise ValueError(f"moe_every={self.moe_every} must be >= 0 (0: no MoE blocks)")
-        if self.router not in ROUTERS:
-            raise ValueError(f"router={self.router!r} is not one of {', '.join(ROUTERS)}")
-        for name in ("d_ff", "d_expert", "head_dim"):
-            if getattr(self, name) is not None and getattr(self, name) < 1:
-                raise ValueError(f"{name}={getattr(self, name)} must be >= 1")
+        check_choices(self, {"router": ROUTERS})
+        check_optional_at_least(self, 1, "d_ff", "d_expert", "head_dim")
         if self.capacity_factor is not None and self.capacity_factor <= 0:
             raise ValueError(f"capacity_factor={self.capacity_factor} must be > 0 (None: dropless)")
-        for name in ("norm_eps", "init_std"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"{name}={getattr(self, name)} must be > 0")
+        check_positive(self, "norm_eps", "init_std")
 
     @property
     def attention_head_dim(self) -> int:

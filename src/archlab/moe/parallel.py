@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import torch
 import torch.distributed as dist
-from torch import nn
 
 from archlab.moe.experts import SwiGLUExperts
 from archlab.moe.layer import MoELayer, MoEOutput, combine, group_by_expert

@@ -29,6 +29,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from archlab.core.validation import check_at_least
+
 LSTMState = tuple[torch.Tensor, torch.Tensor]
 CellState = Union[torch.Tensor, LSTMState]
 Nonlinearity = Literal["tanh", "relu"]
@@ -41,10 +43,7 @@ class RecurrentCell(nn.Module):
 
     def __init__(self, *, input_size: int, hidden_size: int, bias: bool = True) -> None:
         super().__init__()
-        if input_size < 1:
-            raise ValueError(f"input_size={input_size} must be >= 1")
-        if hidden_size < 1:
-            raise ValueError(f"hidden_size={hidden_size} must be >= 1")
+        check_at_least({"input_size": input_size, "hidden_size": hidden_size}, 1)
         self.input_size, self.hidden_size = input_size, hidden_size
         width = self.gates * hidden_size
         self.weight_ih = nn.Parameter(torch.empty(width, input_size))

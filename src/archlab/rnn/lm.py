@@ -22,6 +22,7 @@ from archlab.core.losses import cross_entropy
 from archlab.core.outputs import LMOutput
 from archlab.core.tokens import check_token_ids
 from archlab.core.sampling import sample_next_token
+from archlab.core.validation import check_at_least, check_choices
 from archlab.rnn.layers import LayerState, RecurrentLayer
 
 
@@ -42,13 +43,8 @@ class RNNLMConfig:
     chrono_t_max: Optional[float] = None
 
     def __post_init__(self) -> None:
-        for name in ("vocab_size", "d_model", "hidden_size", "n_layers"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name}={getattr(self, name)} must be >= 1")
-        if self.cell not in ("lstm", "gru"):
-            raise ValueError(f"cell={self.cell!r} is not one of 'lstm', 'gru'")
-        if self.recurrent_init not in ("uniform", "orthogonal"):
-            raise ValueError(f"recurrent_init={self.recurrent_init!r} is not one of 'uniform', 'orthogonal'")
+        check_at_least(self, 1, "vocab_size", "d_model", "hidden_size", "n_layers")
+        check_choices(self, {"cell": ("lstm", "gru"), "recurrent_init": ("uniform", "orthogonal")}, quote=True)
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout={self.dropout} must be in [0, 1)")
         if self.tie_embeddings and self.d_model != self.hidden_size:

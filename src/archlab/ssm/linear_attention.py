@@ -33,6 +33,7 @@ from archlab.core.losses import cross_entropy
 from archlab.core.norm import RMSNorm
 from archlab.core.outputs import LMOutput
 from archlab.core.tokens import check_token_ids
+from archlab.core.validation import check_at_least, check_divisible, check_positive
 from archlab.ssm.lm import ConvAttention, ConvAttentionState
 
 
@@ -57,11 +58,9 @@ class LinearAttention(nn.Module):
 
     def __init__(self, *, d_model: int, feature_dim: int, n_heads: int = 1, eps: float = 1e-6) -> None:
         super().__init__()
-        for name, value in (("d_model", d_model), ("feature_dim", feature_dim), ("n_heads", n_heads)):
-            if value < 1:
-                raise ValueError(f"{name}={value} must be >= 1")
-        if d_model % n_heads:
-            raise ValueError(f"d_model={d_model} must be divisible by n_heads={n_heads}")
+        sizes = {"d_model": d_model, "feature_dim": feature_dim, "n_heads": n_heads}
+        check_at_least(sizes, 1)
+        check_divisible(sizes, "d_model", "n_heads")
         self.d_model, self.feature_dim, self.n_heads, self.eps = d_model, feature_dim, n_heads, eps
         self.head_dim = d_model // n_heads
         self.n_features = 1 + feature_dim + feature_dim**2
@@ -116,14 +115,9 @@ class LinearAttentionLMConfig:
     init_std: float = 0.02
 
     def __post_init__(self) -> None:
-        for name in ("vocab_size", "d_model", "n_layers", "feature_dim", "n_heads", "conv_kernel"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name}={getattr(self, name)} must be >= 1")
-        if self.d_model % self.n_heads:
-            raise ValueError(f"d_model={self.d_model} must be divisible by n_heads={self.n_heads}")
-        for name in ("norm_eps", "init_std"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"{name}={getattr(self, name)} must be > 0")
+        check_at_least(self, 1, "vocab_size", "d_model", "n_layers", "feature_dim", "n_heads", "conv_kernel")
+        check_divisible(self, "d_model", "n_heads")
+        check_positive(self, "norm_eps", "init_std")
 
     @property
     def state_size(self) -> int:

@@ -42,6 +42,8 @@ from archlab.core.outputs import LMOutput
 from archlab.core.tokens import check_token_ids
 from archlab.core.positional import RotaryEmbedding, sincos_1d
 from archlab.core.sampling import sample_next_token
+from archlab.core.validation import (check_at_least, check_choices, check_divisible, check_optional_at_least,
+                                     check_positive)
 from archlab.ssm.mamba import MambaMixer, MambaState
 
 
@@ -70,22 +72,12 @@ class MambaLMConfig:
     scan: Literal["fast", "ref"] = "fast"
 
     def __post_init__(self) -> None:
-        for name in ("vocab_size", "d_model", "n_layers", "d_state", "d_conv", "expand"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name}={getattr(self, name)} must be >= 1")
-        for name in ("dt_rank", "d_ff"):
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                raise ValueError(f"{name}={value} must be >= 1 (or None for the default)")
-        choices = {"mlp": ("none", "swiglu"), "scan": ("fast", "ref")}
-        for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
-                raise ValueError(f"{name}={getattr(self, name)!r} is not one of {', '.join(allowed)}")
+        check_at_least(self, 1, "vocab_size", "d_model", "n_layers", "d_state", "d_conv", "expand")
+        check_optional_at_least(self, 1, "dt_rank", "d_ff", default="the default")
+        check_choices(self, {"mlp": ("none", "swiglu"), "scan": ("fast", "ref")})
         if not 0 < self.dt_min <= self.dt_max:
             raise ValueError(f"dt_min={self.dt_min} and dt_max={self.dt_max} must satisfy 0 < dt_min <= dt_max")
-        for name in ("norm_eps", "init_std", "dt_init_floor"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"{name}={getattr(self, name)} must be > 0")
+        check_positive(self, "norm_eps", "init_std", "dt_init_floor")
 
     @property
     def ff_width(self) -> int:
@@ -115,15 +107,11 @@ class HybridLMConfig(MambaLMConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        for name in ("n_heads", "attn_every", "max_seq_len"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name}={getattr(self, name)} must be >= 1")
+        check_at_least(self, 1, "n_heads", "attn_every", "max_seq_len")
         if not 0 <= self.attn_offset < self.attn_every:
             raise ValueError(f"attn_offset={self.attn_offset} must be in [0, attn_every={self.attn_every})")
-        if self.d_model % self.n_heads:
-            raise ValueError(f"d_model={self.d_model} must be divisible by n_heads={self.n_heads}")
-        if self.position not in ("none", "rope", "sincos"):
-            raise ValueError(f"position={self.position!r} is not one of none, rope, sincos")
+        check_divisible(self, "d_model", "n_heads")
+        check_choices(self, {"position": ("none", "rope", "sincos")})
         if self.position == "rope" and (self.d_model // self.n_heads) % 2:
             raise ValueError(f"head_dim={self.d_model // self.n_heads} (d_model/n_heads) must be even for "
                              "position='rope'")
@@ -131,8 +119,7 @@ class HybridLMConfig(MambaLMConfig):
             raise ValueError(f"d_model={self.d_model} must be even for position='sincos'")
         if self.rope_base <= 1:
             raise ValueError(f"rope_base={self.rope_base} must be > 1")
-        if self.attn_conv < 0:
-            raise ValueError(f"attn_conv={self.attn_conv} must be >= 0 (0: no convolution before attention)")
+        check_at_least(self, 0, "attn_conv", note="(0: no convolution before attention)")
 
     @property
     def layer_kinds(self) -> list[str]:

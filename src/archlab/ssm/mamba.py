@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from archlab.core.scan import selective_scan, selective_scan_ref
+from archlab.core.validation import check_at_least, check_choices, check_optional_at_least
 
 
 @dataclass
@@ -61,15 +62,11 @@ class MambaMixer(nn.Module):
         scan: Literal["fast", "ref"] = "fast",
     ) -> None:
         super().__init__()
-        for name, value in (("d_model", d_model), ("d_state", d_state), ("d_conv", d_conv), ("expand", expand)):
-            if value < 1:
-                raise ValueError(f"{name}={value} must be >= 1")
-        if dt_rank is not None and dt_rank < 1:
-            raise ValueError(f"dt_rank={dt_rank} must be >= 1 (or None for ceil(d_model / 16))")
+        check_at_least({"d_model": d_model, "d_state": d_state, "d_conv": d_conv, "expand": expand}, 1)
+        check_optional_at_least({"dt_rank": dt_rank}, 1, default="ceil(d_model / 16)")
         if not 0 < dt_min <= dt_max:
             raise ValueError(f"dt_min={dt_min} and dt_max={dt_max} must satisfy 0 < dt_min <= dt_max")
-        if scan not in ("fast", "ref"):
-            raise ValueError(f"scan={scan!r} is not one of 'fast', 'ref'")
+        check_choices({"scan": scan}, {"scan": ("fast", "ref")}, quote=True)
         self.d_model, self.d_state, self.d_conv = d_model, d_state, d_conv
         self.d_inner = expand * d_model
         self.dt_rank = math.ceil(d_model / 16) if dt_rank is None else dt_rank

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, is_dataclass
 from typing import Any, Literal
 
+from archlab.core.validation import check_at_least, check_divisible, check_positive
+
 Precision = Literal["auto", "fp32", "bf16"]
 
 
@@ -36,17 +38,17 @@ class OptimConfig:
     grad_clip: float = 1.0
 
     def __post_init__(self) -> None:
-        _check(self.lr > 0, f"lr={self.lr} must be > 0")
-        _check(self.weight_decay >= 0, f"weight_decay={self.weight_decay} must be >= 0")
+        check_positive(self, "lr")
+        check_at_least(self, 0, "weight_decay")
         self.betas = tuple(float(b) for b in self.betas)
         _check(
             len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas),
             f"betas={self.betas} must be two numbers in [0, 1)",
         )
-        _check(self.eps > 0, f"eps={self.eps} must be > 0")
-        _check(self.warmup_steps >= 0, f"warmup_steps={self.warmup_steps} must be >= 0")
+        check_positive(self, "eps")
+        check_at_least(self, 0, "warmup_steps")
         _check(0 <= self.min_lr_ratio <= 1, f"min_lr_ratio={self.min_lr_ratio} must be in [0, 1]")
-        _check(self.grad_clip >= 0, f"grad_clip={self.grad_clip} must be >= 0 (0 turns clipping off)")
+        check_at_least(self, 0, "grad_clip", note="(0 turns clipping off)")
 
 
 @dataclass
@@ -74,18 +76,11 @@ class TrainConfig:
     progress: bool = True
 
     def __post_init__(self) -> None:
-        _check(self.steps >= 1, f"steps={self.steps} must be >= 1")
-        _check(self.batch_size >= 1, f"batch_size={self.batch_size} must be >= 1")
-        _check(self.grad_accum >= 1, f"grad_accum={self.grad_accum} must be >= 1")
-        _check(
-            self.batch_size % self.grad_accum == 0,
-            f"batch_size={self.batch_size} must be divisible by grad_accum={self.grad_accum}",
-        )
-        _check(self.context >= 1, f"context={self.context} must be >= 1")
-        for name in ("eval_every", "checkpoint_every", "log_every"):
-            value = getattr(self, name)
-            _check(value >= 0, f"{name}={value} must be >= 0 (0 turns it off)")
-        _check(self.eval_batches >= 1, f"eval_batches={self.eval_batches} must be >= 1")
+        check_at_least(self, 1, "steps", "batch_size", "grad_accum")
+        check_divisible(self, "batch_size", "grad_accum")
+        check_at_least(self, 1, "context")
+        check_at_least(self, 0, "eval_every", "checkpoint_every", "log_every", note="(0 turns it off)")
+        check_at_least(self, 1, "eval_batches")
         _check(
             self.precision in ("auto", "fp32", "bf16"),
             f"precision={self.precision!r} must be one of 'auto', 'fp32', 'bf16'",
