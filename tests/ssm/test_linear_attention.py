@@ -6,6 +6,7 @@ import math
 import pytest
 import torch
 
+from archlab.core.io import load_pretrained
 from archlab.ssm.linear_attention import (LinearAttention, LinearAttentionLM, LinearAttentionLMConfig,
                                           taylor_features)
 
@@ -114,3 +115,11 @@ def test_bad_token_ids_and_step_shape_are_refused():
         model(torch.tensor([[0, 32]]))
     with pytest.raises(ValueError, match="one token per sequence"):
         model.step(ids(2, 3), model.init_state(2))
+
+
+def test_save_and_load_round_trip(tmp_path):
+    model = lm(feature_dim=2)
+    model.save_pretrained(tmp_path)
+    loaded = load_pretrained(tmp_path)
+    assert type(loaded) is LinearAttentionLM and loaded.config == model.config
+    torch.testing.assert_close(loaded.eval()(ids()).logits, model(ids()).logits)
