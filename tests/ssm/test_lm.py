@@ -162,11 +162,11 @@ def test_training_lowers_the_loss():
     first = None
     for _ in range(30):
         loss = model(x[:, :-1], labels=x[:, 1:]).loss
-        first = first if first is not None else float(loss)
+        first = first if first is not None else loss.item()
         opt.zero_grad()
         loss.backward()
         opt.step()
-    assert float(loss) < 0.5 * first
+    assert loss.item() < 0.5 * first
 
 
 def test_short_convolution_before_attention_is_causal_and_sees_predecessors():
