@@ -37,6 +37,11 @@ from archlab.core.validation import check_at_least, check_divisible, check_posit
 from archlab.ssm.lm import ConvAttention, ConvAttentionState
 
 
+def taylor_size(feature_dim: int) -> int:
+    """Size ``1 + f + f^2`` of ``taylor_features`` for ``f`` input features."""
+    return 1 + feature_dim + feature_dim**2
+
+
 def taylor_features(x: torch.Tensor) -> torch.Tensor:
     """Based's feature map: (..., f) -> (..., 1 + f + f^2) with ``phi(q) . phi(k)`` the 2nd-order Taylor
     expansion of ``exp(q . k / sqrt(f))``."""
@@ -63,7 +68,7 @@ class LinearAttention(nn.Module):
         check_divisible(sizes, "d_model", "n_heads")
         self.d_model, self.feature_dim, self.n_heads, self.eps = d_model, feature_dim, n_heads, eps
         self.head_dim = d_model // n_heads
-        self.n_features = 1 + feature_dim + feature_dim**2
+        self.n_features = taylor_size(feature_dim)
         self.q_proj = nn.Linear(d_model, n_heads * feature_dim, bias=False)
         self.k_proj = nn.Linear(d_model, n_heads * feature_dim, bias=False)
         self.v_proj = nn.Linear(d_model, d_model, bias=False)
@@ -122,8 +127,7 @@ class LinearAttentionLMConfig:
     @property
     def state_size(self) -> int:
         """Numbers in one layer's recurrent state: the linear-attention sums and the convolution's window."""
-        features = 1 + self.feature_dim + self.feature_dim**2
-        return features * (self.d_model + self.n_heads) + self.d_model * (self.conv_kernel - 1)
+        return taylor_size(self.feature_dim) * (self.d_model + self.n_heads) + self.d_model * (self.conv_kernel - 1)
 
 
 @dataclass
