@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from archlab.bench.lm_train import CONFIGS, build_archlab, build_peer, make_batches
+from archlab.transformer.bench import CONFIGS, build_archlab, build_peer, make_batches
 from archlab.bench.registry import run_benchmark
 
 pytest.importorskip("transformers")

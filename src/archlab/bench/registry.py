@@ -16,7 +16,7 @@ from archlab.bench.harness import BenchResult
 from archlab.errors import UserError
 
 # Modules whose import registers benchmarks, in report order.
-MODULES = ("archlab.bench.lm_train", "archlab.bench.ssm_scan", "archlab.bench.moe_layer")
+MODULES = ("archlab.transformer.bench", "archlab.ssm.bench", "archlab.moe.bench")
 SIZES = ("default", "tiny")
 DEVICES = ("cpu", "cuda")
 

@@ -1,5 +1,5 @@
-"""``ssm-scan`` and ``ssm-vs-attention``: the selective scan against transformers' PyTorch fallback, and a Mamba
-block against an attention block over lengths.
+"""The SSM family's benchmarks, ``ssm-scan`` and ``ssm-vs-attention``: the selective scan against transformers'
+PyTorch fallback, and a Mamba block against an attention block over lengths.
 
 ``ssm-scan`` times the forward of ``archlab.core.scan.selective_scan`` and of
 ``transformers.models.mamba.modeling_mamba.mamba_selective_scan`` (the pure-PyTorch path transformers runs
