@@ -140,3 +140,14 @@ def test_claim_threads_option_sets_and_restores_the_thread_count():
             assert seen == [1] and torch.get_num_threads() == 2
         finally:
             torch.set_num_threads(before)
+
+
+def test_a_negative_seed_runs_and_seeds_like_the_trainer(demo_registry):
+    """``archlab run --seed -1`` once crashed in NumPy's seeding; it now reduces like ``archlab train --seed -1``."""
+    from archlab.data.streams import seed_everything
+
+    result = run_claim("demo.noise-mean", seed=-1)
+    assert result.error is None and result.seed == -1
+    seed_everything(-1)
+    expected = run_claim("demo.noise-mean", seed=2**64 - 1).metrics
+    assert result.metrics == expected

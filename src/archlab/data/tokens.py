@@ -5,9 +5,9 @@ ids. Byte-level corpora (``archlab.data.text``) store ``uint8``; batches are alw
 
 Batches follow the nanoGPT recipe (random windows of ``context + 1`` tokens; targets are the inputs shifted
 by one), with one difference: the batch of training step ``s`` is a pure function of ``(seed, split, step)``.
-Its window starts come from a fresh generator seeded by a stable hash of those three values, so a resumed
-run sees exactly the batches it would have seen, and data-parallel ranks can each compute the global batch
-of a step and take their own slice of it.
+Its window starts come from ``archlab.data.streams.step_generator(seed, split, step)``, so a resumed run
+sees exactly the batches it would have seen, and data-parallel ranks can each compute the global batch of a
+step and take their own slice of it.
 
 ``unigram_entropy_bits`` is the entropy H = -sum_v p(v) log2 p(v) of the empirical token distribution: the
 bits per token a model that ignores context can at best reach, the baseline a language model must beat.
@@ -15,13 +15,14 @@ bits per token a model that ignores context can at best reach, the baseline a la
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
 import torch
 from torch import Tensor
+
+from archlab.data.streams import step_generator
 
 Split = Literal["train", "val"]
 SPLITS: tuple[Split, ...] = ("train", "val")
@@ -76,7 +77,7 @@ class TokenDataset:
         tokens = self._checked(split, batch_size=batch_size, context=context)
         if step < 0:
             raise ValueError(f"step={step} must be >= 0")
-        generator = torch.Generator().manual_seed(_batch_seed(seed, split, step))
+        generator = step_generator(seed, split, step)
         starts = torch.randint(0, tokens.numel() - context, (batch_size,), generator=generator)  # (B,)
         return _windows(tokens, starts, context)
 
@@ -113,12 +114,6 @@ class TokenDataset:
                 "(a window needs context + 1 tokens)"
             )
         return tokens
-
-
-def _batch_seed(seed: int, split: Split, step: int) -> int:
-    """A 63-bit seed from a stable hash (not Python's salted ``hash``) of ``(seed, split, step)``."""
-    digest = hashlib.blake2b(f"{seed}:{split}:{step}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "little") >> 1
 
 
 def _windows(tokens: Tensor, starts: Tensor, context: int) -> tuple[Tensor, Tensor]:

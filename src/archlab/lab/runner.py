@@ -12,7 +12,6 @@ import json
 import logging
 import math
 import platform
-import random
 import sys
 import time
 import traceback
@@ -21,6 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from archlab.data.streams import seed_everything
 from archlab.lab.claim import Claim, Scale
 from archlab.lab.registry import get_claim
 
@@ -81,16 +81,6 @@ def versions() -> dict[str, str]:
         "numpy": numpy.__version__,
         "archlab": archlab.__version__,
     }
-
-
-def seed_everything(seed: int) -> None:
-    """Seed Python's ``random``, NumPy's global generator and torch (CPU and every GPU)."""
-    import numpy
-    import torch
-
-    random.seed(seed)
-    numpy.random.seed(seed)
-    torch.manual_seed(seed)
 
 
 def to_jsonable(value: Any) -> Any:

@@ -34,6 +34,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, load_model, save_file
 from torch import Tensor, nn
 
+from archlab.data.streams import seed_everything  # noqa: F401 (re-exported: the one seeding of every run)
 from archlab.errors import UserError
 
 logger = logging.getLogger(__name__)
@@ -52,13 +53,6 @@ def checkpoint_dir(root: Path, step: int) -> Path:
 
 
 # --- RNG -----------------------------------------------------------------------------------------------
-
-
-def seed_everything(seed: int) -> None:
-    """Seed Python's ``random``, NumPy's global generator and torch (CPU and every GPU)."""
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
 
 
 def capture_rng_state() -> dict[str, Any]:
