@@ -249,13 +249,20 @@ def test_progress_bar_shows_loss_and_speed_on_a_terminal_only():
 
 
 def test_batches_are_sliced_for_ranks_and_micro_batches():
-    from archlab.train.task import shard_batch, split_batch
+    from archlab.train.task import split_batch
 
     batch = {"x": torch.arange(10)[:, None], "pair": (torch.arange(10), torch.tensor(1.0))}
     pieces = split_batch(batch, 3)
     assert [p["x"].shape[0] for p in pieces] == [4, 3, 3]
     assert torch.equal(torch.cat([p["pair"][0] for p in pieces]), torch.arange(10))
     assert all(p["pair"][1] == 1.0 for p in pieces)  # scalars are shared, not sliced
-    assert [shard_batch(batch, r, 2)["x"].shape[0] for r in range(2)] == [5, 5]
+    assert [p["x"].shape[0] for p in split_batch(batch, 2)] == [5, 5]
     one = torch.zeros(1, 3)
-    assert shard_batch(one, 0, 2).shape[0] == 1 and shard_batch(one, 1, 2) is None  # rank 0 is never empty
+    assert [p.shape[0] for p in split_batch(one, 2)] == [1]  # rank 0 gets the item, rank 1 none
+    task = make_toy(batch_size=7)
+    for rank, expected in ((0, [2, 2]), (1, [2, 1])):  # rank 0 takes rows 0-3, rank 1 rows 4-6
+        trainer = Trainer(task, toy_config(grad_accum=2), None, DistContext())
+        trainer.context = DistContext(rank=rank, world_size=2)  # the slicing only, without a process group
+        ids = [p[0] for p in trainer._local_pieces(task.train_batch(0), 2)]
+        assert [len(i) for i in ids] == expected
+        assert torch.equal(torch.cat(ids), task.train_batch(0)[0][4 * rank:4 + 3 * rank])

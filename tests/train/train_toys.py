@@ -1,4 +1,5 @@
-"""Tiny tasks for the training-loop tests: a one-player regression with dropout, and a two-player game."""
+"""Tiny tasks for the training-loop tests: a one-player regression with dropout (plain, counting, logging), a
+two-player game, and a graph batch."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import torch
 from torch import nn
 
 from archlab.train.config import OptimConfig, RunConfig, TrainConfig
-from archlab.train.task import Player, Task
+from archlab.train.task import LossOutput, Player, Task
 
 
 class SimulatedKill(BaseException):
@@ -130,3 +131,23 @@ def make_toy(seed: int = 0, task_class=ToyTask, *, init_seed: int | None = None,
 
 def params_of(module: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+class LoggingToyTask(ToyTask):
+    """ToyTask whose loss is a ``LossOutput`` logging two batch means, and which records the order of the
+    loop's calls (``loss`` per micro-batch and player, ``after_step`` per step) in ``events``."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.events: list[tuple] = []
+
+    def loss(self, batch, player: str) -> LossOutput:
+        ids, target = batch
+        self.events.append(("loss", player, ids.shape[0]))
+        error = self.model(ids) - target
+        return LossOutput(error.pow(2).mean(), {"mean_target": target.mean(), "abs_error": error.detach().abs().mean().item()})
+
+    def after_step(self, step: int) -> None:
+        self.events.append(("after_step", step))
+        super().after_step(step)
+

@@ -16,7 +16,10 @@ its capacity, the later ones are dropped.
   with the highest softmax score for it (a token may get several experts or none), gate = that score.
 - ``BiasBalancedRouter``: auxiliary-loss-free balancing (Wang et al. 2024; DeepSeek-V3, Liu et al. 2024,
   eqs. 16-17): a per-expert bias ``b`` is added to the scores for the top-k *selection only*; the gate uses the
-  unbiased score. After every training forward ``b_i += gamma * sign(mean load - load_i)``. Scores are
+  unbiased score. The expert loads of the training forwards of one optimiser step are counted (summed over
+  micro-batches and, when ``torch.distributed`` is initialised, over data-parallel ranks) and applied once
+  after the step, ``b_i += gamma * sign(mean load - load_i)``, in ``after_optimizer_step`` (DeepSeek-V3:
+  "at the end of each step"); every rank then holds the same biases. Scores are
   ``sigmoid`` (DeepSeek-V3; gates renormalised over the selected when top_k > 1, the raw score for top-1,
   where renormalising would make every gate 1 and cut the router off from the task) or ``softmax`` (Switch).
 
@@ -31,6 +34,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
@@ -172,6 +176,7 @@ class BiasBalancedRouter(nn.Module):
         self.n_experts, self.top_k, self.gamma, self.score = n_experts, top_k, gamma, score
         self.weight = nn.Parameter(switch_init_(torch.empty(n_experts, d_model), d_model))  # (K, D)
         self.register_buffer("bias", torch.zeros(n_experts))  # b (K,): selection only, never a gate
+        self.register_buffer("step_load", torch.zeros(n_experts), persistent=False)  # (K,) counts since last update
 
     def forward(self, x: torch.Tensor) -> Routing:
         logits = F.linear(x, self.weight).float()  # (N, K)
@@ -183,13 +188,21 @@ class BiasBalancedRouter(nn.Module):
             values = values / values.sum(dim=-1, keepdim=True)
         routing = Routing(*_token_choice(values, indices), logits=logits, probs=probs, top_k=self.top_k)
         if self.training and self.gamma > 0:
-            self.update_bias(routing.expert_index)
+            self.step_load += torch.bincount(routing.expert_index, minlength=self.n_experts).float()
         return routing
 
     @torch.no_grad()
-    def update_bias(self, expert_index: torch.Tensor) -> None:
-        """``b_i += gamma * sign(mean load - load_i)`` from the assignments ``expert_index`` (S,)."""
-        load = torch.bincount(expert_index, minlength=self.n_experts).float()  # (K,)
+    def after_optimizer_step(self) -> None:
+        """Apply the bias update for the loads counted since the last call (summed over ranks), then reset them."""
+        if self.gamma > 0:
+            if dist.is_available() and dist.is_initialized():
+                dist.all_reduce(self.step_load)
+            self.update_bias(self.step_load)
+        self.step_load.zero_()
+
+    @torch.no_grad()
+    def update_bias(self, load: torch.Tensor) -> None:
+        """``b_i += gamma * sign(mean load - load_i)`` from the per-expert ``load`` (K,)."""
         self.bias += self.gamma * torch.sign(load.mean() - load)
 
 

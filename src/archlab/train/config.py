@@ -8,8 +8,9 @@ field, the value and the rule (``lr=-1.0 must be > 0``). ``RunConfig`` is the wh
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field, is_dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Mapping
 
 from archlab.core.validation import check_at_least, check_divisible, check_positive
 
@@ -21,23 +22,38 @@ def _check(condition: bool, message: str) -> None:
         raise ValueError(message)
 
 
+OptimizerName = Literal["adamw", "adam", "sgd"]
+Schedule = Literal["cosine", "constant", "linear"]
+
+
 @dataclass
 class OptimConfig:
-    """AdamW with linear warmup then cosine decay to ``min_lr_ratio * lr``, and gradient-norm clipping.
+    """The optimiser ``name`` (``"adamw" | "adam" | "sgd"``), its learning-rate ``schedule`` (linear warmup
+    over ``warmup_steps``, then ``"cosine"`` or ``"linear"`` decay to ``min_lr_ratio * lr``, or
+    ``"constant"``), and gradient-norm clipping (``archlab.train.optim``).
 
     ``weight_decay`` applies to matrices only; norms, biases and embeddings are not decayed
-    (``archlab.train.optim.param_groups``). ``grad_clip=0`` turns clipping off.
+    (``archlab.train.optim.param_groups``): decoupled for AdamW, an L2 term in the gradient for Adam and SGD.
+    ``betas`` and ``eps`` are Adam's; ``momentum`` and ``nesterov`` are SGD's. ``grad_clip=0`` turns
+    clipping off.
     """
 
     lr: float = 3e-4
+    name: OptimizerName = "adamw"
+    schedule: Schedule = "cosine"
     weight_decay: float = 0.1
     betas: tuple[float, float] = (0.9, 0.95)
     eps: float = 1e-8
+    momentum: float = 0.0
+    nesterov: bool = False
     warmup_steps: int = 100
     min_lr_ratio: float = 0.1
     grad_clip: float = 1.0
 
     def __post_init__(self) -> None:
+        _check(self.name in ("adamw", "adam", "sgd"), f"name={self.name!r} must be one of 'adamw', 'adam', 'sgd'")
+        _check(self.schedule in ("cosine", "constant", "linear"),
+               f"schedule={self.schedule!r} must be one of 'cosine', 'constant', 'linear'")
         check_positive(self, "lr")
         check_at_least(self, 0, "weight_decay")
         self.betas = tuple(float(b) for b in self.betas)
@@ -49,6 +65,10 @@ class OptimConfig:
         check_at_least(self, 0, "warmup_steps")
         _check(0 <= self.min_lr_ratio <= 1, f"min_lr_ratio={self.min_lr_ratio} must be in [0, 1]")
         check_at_least(self, 0, "grad_clip", note="(0 turns clipping off)")
+        _check(0 <= self.momentum < 1, f"momentum={self.momentum} must be in [0, 1)")
+        _check(self.name == "sgd" or (self.momentum == 0 and not self.nesterov),
+               f"momentum={self.momentum} and nesterov={self.nesterov} apply to name='sgd' only, not {self.name!r}")
+        _check(not self.nesterov or self.momentum > 0, f"nesterov=True needs momentum > 0, got {self.momentum}")
 
 
 @dataclass
@@ -91,22 +111,39 @@ class TrainConfig:
         )
 
 
+def config_as_json(value: Any) -> Any:
+    """A config section in JSON-able form: a dataclass as its fields, an object with ``to_dict()`` (a
+    transformers ``PretrainedConfig``) as that, a mapping as a dict, anything else as it is."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
+    if callable(getattr(value, "to_dict", None)):
+        return value.to_dict()
+    if isinstance(value, Mapping):
+        return dict(value)
+    return value
+
+
 @dataclass
 class RunConfig:
-    """One training run: the family's ``model`` and ``data`` configs beside the loop's ``optim`` and ``train``."""
+    """One training run: the family's ``model`` and ``data`` configs beside the loop's ``optim`` and ``train``.
 
-    model: Any
+    ``model`` is any config object (a dataclass, an object with ``to_dict()``, a dict) or None when the task
+    builds its model itself (a claim's toy); ``data`` a dataclass or None. ``--set model.x=...`` reaches
+    dataclass fields only. A resumed run must have the same ``model`` config as its checkpoint.
+    """
+
+    model: Any = None
     data: Any = None
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def __post_init__(self) -> None:
-        _check(is_dataclass(self.model), f"model={type(self.model).__name__} must be a config dataclass")
         _check(
             self.data is None or is_dataclass(self.data),
             f"data={type(self.data).__name__} must be a config dataclass or None",
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON-able form written beside checkpoints (``run_config.json``)."""
-        return {name: (asdict(value) if is_dataclass(value) else value) for name, value in vars(self).items()}
+        """The JSON form written beside checkpoints (``run_config.json``); what JSON cannot hold is its repr."""
+        return json.loads(json.dumps({name: config_as_json(value) for name, value in vars(self).items()},
+                                     default=repr))

@@ -2,17 +2,20 @@
 
 Per optimiser step ``s`` (0-based; the step is called ``s + 1`` once done, in metrics and checkpoints):
 
-1. ``batch = task.train_batch(s)``, the global batch; this rank takes its slice and cuts it into
-   ``grad_accum`` micro-batches.
-2. For each player in order: zero its gradients; for every micro-batch, ``task.loss(micro, player)``
-   under autocast, scaled by ``len(micro) / len(batch)`` and backpropagated (so the gradient is that of
-   the global-batch mean); sum gradients over ranks; stop on a non-finite loss or gradient norm; clip;
-   set the scheduled learning rate; ``AdamW.step()``.
-3. Every ``log_every`` steps a metrics record; every ``eval_every`` an evaluation; every
-   ``checkpoint_every`` a checkpoint. At the end: an evaluation, a last checkpoint, and ``OUT/final/``.
+1. ``batch = task.train_batch(s)``, the global batch; ``task.split`` cuts it into one piece per rank and
+   this rank's piece into ``grad_accum`` micro-batches (``task.batch_size`` counts their items).
+2. For each player in order, ``steps_per_step`` times (update j > 0 on ``task.train_batch(s, substep=j)``):
+   zero its gradients; for every micro-batch, ``task.loss(micro, player)`` under autocast, scaled by
+   ``len(micro) / len(batch)`` and backpropagated (so the gradient is that of the global-batch mean), its
+   ``LossOutput.logs`` weighted alike; sum gradients, loss and logs over ranks; stop on a non-finite loss
+   or gradient norm; clip; set the scheduled learning rate; ``optimizer.step()``.
+3. ``task.after_step(s)`` on every rank; then the EMA of the weights, when ``train.ema_decay > 0``.
+4. Every ``log_every`` steps a metrics record; every ``eval_every`` an evaluation; every
+   ``checkpoint_every`` a checkpoint. At the end: an evaluation, a last checkpoint, and ``OUT/final/``
+   (with the EMA weights in ``OUT/final/ema/``).
 
-Exact resume: a checkpoint holds weights, optimiser states, RNG states and the step; batches are a
-function of the step; so the resumed run computes what the uninterrupted one would have.
+Exact resume: a checkpoint holds weights, optimiser states, the EMA weights, RNG states and the step;
+batches are a function of the step; so the resumed run computes what the uninterrupted one would have.
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ from archlab.train.distributed import (
 )
 from archlab.train.optim import build_optimizer, clip_gradients, lr_factor, set_lr
 from archlab.train.progress import MetricsLog, ProgressBar
-from archlab.train.task import Player, Task, batch_size, map_batch, shard_batch, split_batch
+from archlab.train.task import Player, Task, as_loss_output, map_batch
 
 logger = logging.getLogger(__name__)
 
@@ -150,9 +153,10 @@ class Trainer:
     def _load(self, folder: Path) -> int:
         state = ckpt.read_trainer_state(folder)
         saved_model = state.get("config", {}).get("model")
-        current = json.loads(json.dumps(self.config.to_dict()["model"]))
+        current = self.config.to_dict()["model"]
         if saved_model is not None and current != saved_model:
-            changed = sorted(k for k in current if saved_model.get(k) != current[k])
+            changed = (sorted(k for k in current if saved_model.get(k) != current[k])
+                       if isinstance(current, dict) and isinstance(saved_model, dict) else ["(the whole section)"])
             raise UserError(f"checkpoint {folder} was trained with another model config (differs in "
                             f"{', '.join('model.' + k for k in changed)}); pass the same --arch and --set")
         if state.get("seed") != self.train_cfg.seed:
@@ -181,42 +185,91 @@ class Trainer:
         raise NonFiniteLossError(f"{what} is {value} at step {step}; training stopped ({where}); "
                                  "try a lower optim.lr or optim.grad_clip")
 
+    def _local_pieces(self, batch, parts: int) -> list:
+        """This rank's share of the global ``batch`` (``task.split`` into one piece per rank), cut into
+        ``parts`` micro-batches (none when the rank gets no items)."""
+        world = self.context.world_size
+        shards = [batch] if world == 1 else self._split(batch, world)
+        if self.context.rank >= len(shards):
+            return []
+        return self._split(shards[self.context.rank], parts)
+
+    def _items(self, batch) -> int:
+        """``task.batch_size(batch)``, looked up on the class: many tasks keep their batch size as an
+        instance attribute of that name, which would hide the method."""
+        return type(self.task).batch_size(self.task, batch)
+
+    def _split(self, batch, parts: int) -> list:
+        return type(self.task).split(self.task, batch, parts)
+
+    def _sum_over_ranks(self, sums: dict[str, torch.Tensor]) -> dict[str, float]:
+        """Each named float64 scalar summed over ranks (rank 0 names the keys: it always holds items)."""
+        keys = sorted(sums)
+        if self.context.enabled:
+            shared = [keys]
+            dist.broadcast_object_list(shared, src=0)
+            keys = shared[0]
+        if not keys:
+            return {}
+        zero = torch.zeros((), dtype=torch.float64, device=self.device)
+        totals = all_reduce_sum(torch.stack([sums.get(k, zero) for k in keys]), self.context)
+        return {k: float(v) for k, v in zip(keys, totals)}
+
+    def _player_update(self, player: Player, batch, step: int, lr: float) -> dict[str, float]:
+        """One update of ``player`` on the global ``batch``: its loss, logged scalars and gradient norm."""
+        n_global = self._items(batch)
+        optimizer = self.optimizers[player.name]
+        optimizer.zero_grad(set_to_none=True)
+        sums: dict[str, torch.Tensor] = {"loss": torch.zeros((), dtype=torch.float64, device=self.device)}
+        for micro in self._local_pieces(batch, self.train_cfg.grad_accum):
+            micro = self._to_device(micro)
+            weight = self._items(micro) / n_global
+            with self._autocast():
+                out = as_loss_output(self.task.loss(micro, player.name))
+            (out.loss * weight).backward()
+            for key, value in {**out.logs, "loss": out.loss}.items():
+                value = torch.as_tensor(value, device=self.device).detach().double() * weight
+                sums[key] = sums[key] + value if key in sums else value
+        all_reduce_gradients(self.params[player.name], self.context)
+        values = self._sum_over_ranks(sums)
+        suffix = "" if len(self.players) == 1 else f"_{player.name}"
+        if not math.isfinite(values["loss"]):
+            self._stop(f"loss{suffix}", values["loss"], step + 1)
+        grad_norm = clip_gradients(self.params[player.name], self.optim_cfgs[player.name].grad_clip)
+        if not math.isfinite(grad_norm):
+            self._stop(f"gradient norm{suffix}", grad_norm, step + 1)
+        set_lr(optimizer, lr)
+        optimizer.step()
+        return {**values, "grad_norm": grad_norm}
+
     def train_step(self, step: int) -> dict[str, float]:
-        """Run optimiser step ``step`` (0-based) for every player; return its metrics."""
+        """Run optimiser step ``step`` (0-based) for every player, then ``task.after_step``; return its metrics.
+
+        A player with ``steps_per_step = k`` updates k times: on the step's batch, then on
+        ``task.train_batch(step, substep=j)`` for j = 1 .. k-1. Its loss and logs are the mean over its updates,
+        its ``grad_norm`` that of the last one.
+        """
         batch = self.task.train_batch(step)
-        n_global = batch_size(batch)
-        local = shard_batch(batch, self.context.rank, self.context.world_size)
-        micro_batches = [] if local is None else split_batch(local, self.train_cfg.grad_accum)
-        metrics: dict[str, float] = {}
+        metrics: dict[str, Any] = {}
+        logs: dict[str, float] = {}
         single = len(self.players) == 1
         for player in self.players:
             cfg = self.optim_cfgs[player.name]
-            factor = lr_factor(step, total_steps=self.train_cfg.steps, warmup_steps=cfg.warmup_steps,
-                               min_lr_ratio=cfg.min_lr_ratio)
-            optimizer = self.optimizers[player.name]
-            optimizer.zero_grad(set_to_none=True)
-            loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
-            for micro in micro_batches:
-                micro = self._to_device(micro)
-                weight = batch_size(micro) / n_global
-                with self._autocast():
-                    loss = self.task.loss(micro, player.name)
-                (loss * weight).backward()
-                loss_sum += loss.detach().double() * weight
-            all_reduce_gradients(self.params[player.name], self.context)
-            loss_value = float(all_reduce_sum(loss_sum, self.context))
+            lr = cfg.lr * lr_factor(step, total_steps=self.train_cfg.steps, warmup_steps=cfg.warmup_steps,
+                                    min_lr_ratio=cfg.min_lr_ratio, schedule=cfg.schedule)
+            k = player.steps_per_step
+            updates = [self._player_update(player, batch if j == 0 else self.task.train_batch(step, substep=j),
+                                           step, lr) for j in range(k)]
             suffix = "" if single else f"_{player.name}"
-            if not math.isfinite(loss_value):
-                self._stop(f"loss{suffix}", loss_value, step + 1)
-            grad_norm = clip_gradients(self.params[player.name], cfg.grad_clip)
-            if not math.isfinite(grad_norm):
-                self._stop(f"gradient norm{suffix}", grad_norm, step + 1)
-            set_lr(optimizer, cfg.lr * factor)
-            optimizer.step()
-            metrics[f"loss{suffix}"] = loss_value
-            metrics[f"lr{suffix}"] = cfg.lr * factor
-            metrics[f"grad_norm{suffix}"] = grad_norm
+            for key in updates[0]:
+                value = updates[-1][key] if key == "grad_norm" else sum(u[key] for u in updates) / k
+                metrics[f"{key}{suffix}"] = value
+                if key not in ("loss", "grad_norm"):
+                    logs[f"{key}{suffix}"] = value
+            metrics[f"lr{suffix}"] = lr
+        self.task.after_step(step)
         metrics["_tokens"] = self.task.batch_tokens(batch)
+        metrics["_logs"] = logs
         return metrics
 
     # --- evaluation --------------------------------------------------------------------------------
@@ -230,26 +283,16 @@ class Trainer:
         sums: dict[str, torch.Tensor] = {}
         count = torch.zeros((), dtype=torch.float64, device=self.device)
         for batch in self.task.eval_batches():
-            local = shard_batch(batch, self.context.rank, self.context.world_size)
-            if local is None:
-                continue
-            n = batch_size(local)
-            with self._autocast():
-                values = self.task.evaluate(self._to_device(local))
-            for key, value in values.items():
-                sums[key] = sums.get(key, 0) + value.detach().double() * n
-            count += n
+            for local in self._local_pieces(batch, 1):
+                n = self._items(local)
+                with self._autocast():
+                    values = self.task.evaluate(self._to_device(local))
+                for key, value in values.items():
+                    sums[key] = sums.get(key, 0) + value.detach().double() * n
+                count += n
         model.train(was_training)
-        keys = sorted(sums)
-        if self.context.enabled:
-            shared = [keys]
-            dist.broadcast_object_list(shared, src=0)  # rank 0 always has items: it holds each batch's head
-            keys = shared[0]
-        if not keys:
-            return {}
-        zero = torch.zeros((), dtype=torch.float64, device=self.device)
-        totals = all_reduce_sum(torch.stack([count] + [sums.get(k, zero) for k in keys]), self.context)
-        return {k: float(v / totals[0]) for k, v in zip(keys, totals[1:])}
+        totals = self._sum_over_ranks({**sums, "": count}) if sums or self.context.enabled else {}
+        return {k: v / totals[""] for k, v in totals.items() if k}
 
     # --- saving ------------------------------------------------------------------------------------
 
@@ -313,6 +356,7 @@ class Trainer:
                 metrics = self.train_step(step - 1)
                 window_time += time.perf_counter() - began
                 window_tokens += metrics.pop("_tokens")
+                logs = metrics.pop("_logs")
                 record: dict[str, Any] = {}
                 if cfg.log_every and (step % cfg.log_every == 0 or step == cfg.steps):
                     record.update(metrics, tokens_per_s=window_tokens / max(window_time, 1e-9))
@@ -322,7 +366,7 @@ class Trainer:
                 if record:
                     self.history.append({"step": step, **record})
                     log.write(step, record)
-                bar.update(step, loss=metrics.get("loss"), tokens_per_s=record.get("tokens_per_s"))
+                bar.update(step, loss=metrics.get("loss"), tokens_per_s=record.get("tokens_per_s"), logs=logs)
                 if cfg.checkpoint_every and (step % cfg.checkpoint_every == 0 or step == cfg.steps):
                     self.save_checkpoint(step)
             final = self.save_final()

@@ -1,12 +1,15 @@
-"""AdamW with parameter groups, the warmup + cosine learning-rate schedule, and gradient clipping.
+"""Optimisers with parameter groups, the learning-rate schedules, and gradient clipping.
 
-- AdamW: Loshchilov and Hutter 2019 (decoupled weight decay). Weight decay shrinks the matrices of
-  linear and attention layers only; norms (gains), biases and embeddings are not decayed, as in GPT-2/3
-  and nanoGPT: decaying a gain or an embedding pulls it towards zero for no regularising benefit.
-- Schedule: linear warmup then cosine decay (Loshchilov and Hutter 2017, SGDR, without restarts), the
-  recipe of GPT-3 and LLaMA. ``lr_factor(s)`` multiplies the peak ``lr`` at optimiser step ``s``
-  (0-based): ``(s + 1) / warmup`` during warmup, then ``min + (1 - min) * (1 + cos(pi * t)) / 2`` with
-  ``t`` running from 0 at ``s = warmup`` to 1 at the last step, so the last step uses ``min_lr_ratio * lr``.
+- Optimisers (``OptimConfig.name``): AdamW (Loshchilov and Hutter 2019, decoupled weight decay), Adam
+  (Kingma and Ba 2015; weight decay as an L2 term in the gradient) and SGD with optional momentum and
+  Nesterov momentum (Sutskever et al. 2013), all torch's own. Weight decay shrinks the matrices of linear
+  and attention layers only; norms (gains), biases and embeddings are not decayed, as in GPT-2/3 and
+  nanoGPT: decaying a gain or an embedding pulls it towards zero for no regularising benefit.
+- Schedules (``OptimConfig.schedule``): ``lr_factor(s)`` multiplies the peak ``lr`` at optimiser step ``s``
+  (0-based): ``(s + 1) / warmup`` during warmup, then with ``t`` running from 0 at ``s = warmup`` to 1 at
+  the last step, ``"cosine"``: ``min + (1 - min) * (1 + cos(pi * t)) / 2`` (Loshchilov and Hutter 2017,
+  SGDR without restarts, the recipe of GPT-3 and LLaMA), ``"linear"``: ``1 - (1 - min) * t``, so both end
+  at ``min_lr_ratio * lr``; ``"constant"``: 1 after warmup.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import Iterable
 import torch
 from torch import nn
 
-from archlab.train.config import OptimConfig
+from archlab.train.config import OptimConfig, Schedule
 
 
 def _is_embedding_name(name: str) -> bool:
@@ -55,21 +58,32 @@ def param_groups(module: nn.Module, weight_decay: float) -> list[dict]:
     return groups
 
 
-def build_optimizer(module: nn.Module, config: OptimConfig) -> torch.optim.AdamW:
-    """AdamW over ``param_groups(module)`` with the peak learning rate of ``config``."""
+def build_optimizer(module: nn.Module, config: OptimConfig) -> torch.optim.Optimizer:
+    """The optimiser ``config.name`` over ``param_groups(module)`` with the peak learning rate of ``config``."""
     groups = param_groups(module, config.weight_decay)
     if not groups:
         raise ValueError(f"{type(module).__name__} has no trainable parameters to optimise")
-    return torch.optim.AdamW(groups, lr=config.lr, betas=config.betas, eps=config.eps, foreach=False)
+    if config.name == "sgd":
+        return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum, nesterov=config.nesterov,
+                               foreach=False)
+    adam = torch.optim.AdamW if config.name == "adamw" else torch.optim.Adam
+    return adam(groups, lr=config.lr, betas=config.betas, eps=config.eps, foreach=False)
 
 
-def lr_factor(step: int, *, total_steps: int, warmup_steps: int, min_lr_ratio: float) -> float:
+def lr_factor(step: int, *, total_steps: int, warmup_steps: int, min_lr_ratio: float,
+              schedule: Schedule = "cosine") -> float:
     """The multiplier of the peak learning rate at optimiser step ``step`` (0-based) of ``total_steps``."""
     if step < warmup_steps:
         return (step + 1) / warmup_steps
+    if schedule == "constant":
+        return 1.0
     decay_steps = total_steps - 1 - warmup_steps
     progress = 1.0 if decay_steps <= 0 else min(1.0, (step - warmup_steps) / decay_steps)
-    return min_lr_ratio + (1.0 - min_lr_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
+    if schedule == "linear":
+        return 1.0 - (1.0 - min_lr_ratio) * progress
+    if schedule == "cosine":
+        return min_lr_ratio + (1.0 - min_lr_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
+    raise ValueError(f"schedule={schedule!r} must be one of 'cosine', 'constant', 'linear'")
 
 
 def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:

@@ -1,12 +1,14 @@
 """What a run shows and records: a rich progress bar, ``metrics.jsonl``, and TensorBoard when installed.
 
 ``MetricsLog`` appends one JSON object per line to ``OUT/metrics.jsonl`` (``step`` plus the numbers of
-that step: ``loss``, ``lr``, ``tokens_per_s``, ``grad_norm``, evaluation metrics such as ``val_loss``).
+that step: ``loss``, ``lr``, ``tokens_per_s``, ``grad_norm``, the task's logged scalars, evaluation metrics
+such as ``val_loss``).
 On resume, lines past the resumed step (written after the checkpoint, before the kill) are dropped, so
 the file reads as one uninterrupted run. Only rank 0 writes; other ranks get a disabled log and bar.
 
-``ProgressBar`` shows step, loss, tokens/s and time remaining; it is off when stderr is not a terminal
-or when the run asks for no progress (``train.progress=false``).
+``ProgressBar`` shows step, loss, the task's logged scalars (``LossOutput.logs``), tokens/s and time
+remaining; it is off when stderr is not a terminal or when the run asks for no progress
+(``train.progress=false``).
 """
 
 from __future__ import annotations
@@ -103,18 +105,23 @@ class ProgressBar:
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn("loss {task.fields[loss]}"),
+            TextColumn("{task.fields[logs]}"),
             TextColumn("{task.fields[speed]} tok/s"),
             TimeRemainingColumn(),
             console=console,
             transient=False,
         )
         self._progress.start()
-        self._task = self._progress.add_task(description, total=total, completed=start, loss="-", speed="-")
+        self._task = self._progress.add_task(description, total=total, completed=start, loss="-", speed="-",
+                                            logs="")
 
-    def update(self, step: int, *, loss: Optional[float] = None, tokens_per_s: Optional[float] = None) -> None:
+    def update(self, step: int, *, loss: Optional[float] = None, tokens_per_s: Optional[float] = None,
+               logs: Optional[Mapping[str, float]] = None) -> None:
         if self._progress is None:
             return
         fields = {}
+        if logs:
+            fields["logs"] = " ".join(f"{k} {v:.4g}" for k, v in logs.items())
         if loss is not None:
             fields["loss"] = f"{loss:.4f}"
         if tokens_per_s is not None:
