@@ -61,8 +61,8 @@ def test_recipe_builds_and_trains_one_step():
     base = recipe.default_config()
     config = RunConfig(model=MoELMConfig(vocab_size=256, max_seq_len=32, d_model=32, n_layers=2, n_heads=4,
                                          n_experts=4, top_k=2, moe_every=2),
-                       data=TextDataConfig(max_bytes=200_000), optim=OptimConfig(lr=1e-3, warmup_steps=1),
-                       train=TrainConfig(steps=3, batch_size=4, context=32, eval_every=0, eval_batches=1,
+                       data=TextDataConfig(max_bytes=200_000, context=32), optim=OptimConfig(lr=1e-3, warmup_steps=1),
+                       train=TrainConfig(steps=3, batch_size=4, eval_every=0, eval_batches=1,
                                          checkpoint_every=0, progress=False, device="cpu"))
     assert isinstance(base.model, MoELMConfig)
     torch.manual_seed(0)

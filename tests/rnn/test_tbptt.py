@@ -134,7 +134,7 @@ def test_archlab_train_lm_arch(arch, tmp_path, capsys):
     corpus.write_text("".join(f"def f{i}(x):\n    return x * {i}  # brown fox\n" for i in range(150)))
     out = tmp_path / arch
     tiny = ["--set", "model.d_model=8", "--set", "model.hidden_size=16", "--set", "model.n_layers=1",
-            "--set", "train.context=16", "--set", "train.batch_size=4", "--set", "train.eval_batches=2",
+            "--set", "data.context=16", "--set", "train.batch_size=4", "--set", "train.eval_batches=2",
             "--set", "train.checkpoint_every=2", "--set", "train.eval_every=2", "--quiet"]
     assert main(["train", "lm", "--arch", arch, "--data", str(corpus), "--steps", "4", "--out", str(out), *tiny]) == 0
     saved = json.loads((out / "final" / "config.json").read_text())

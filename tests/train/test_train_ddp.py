@@ -1,14 +1,21 @@
-"""``torchrun --nproc_per_node=2 -m archlab train lm`` on CPU (gloo) follows the single-process loss curve."""
+"""Two gloo ranks on CPU train like one process: DDP (the default) on toy tasks and through ``archlab train lm``.
+
+Run as a script under torchrun, this file is the worker: it trains a toy task of ``train_toys`` with
+``fit``'s trainer and writes, from rank 0, which engine synchronised the gradients (``engine.json``).
+"""
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import torch
 from safetensors.torch import load_file
 
 TORCHRUN = Path(sys.executable).parent / "torchrun"
@@ -19,14 +26,134 @@ ARGS = [
     "--set", "train.eval_every=0", "--set", "train.eval_batches=2", "--set", "train.checkpoint_every=0",
     "--set", "train.log_every=1", "--set", "optim.warmup_steps=2",
 ]
+needs_torchrun = pytest.mark.skipif(not TORCHRUN.exists(), reason="torchrun is not installed beside this Python")
 
 
 def records(out: Path) -> list[dict]:
     return [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
 
 
+def torchrun(script_args: list[str], *, ranks: int = 2) -> None:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([str(TORCHRUN), "--standalone", f"--nproc_per_node={ranks}", *script_args],
+                          capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+
+
+# --- the worker --------------------------------------------------------------------------------------------
+
+
+def build_toy(name: str):
+    """A toy task and its run config, the same in the worker and in the one-process reference."""
+    from train_toys import ToyTask, TwoPlayerTask, make_toy, toy_config
+
+    if name == "game":
+        return make_toy(task_class=TwoPlayerTask), toy_config(steps=6)
+    task = make_toy(task_class=ToyTask)
+    task.model.drop.p = 0.0  # each rank draws its own dropout masks: no equality with one process
+    if name == "spare":  # a parameter that no loss reaches: DDP needs find_unused_parameters
+        task.model.spare = torch.nn.Linear(2, 2)
+    return task, toy_config(steps=6)
+
+
+def worker(argv: list[str]) -> None:
+    import dataclasses
+
+    from archlab.train.distributed import init_distributed, shutdown_distributed
+    from archlab.train.loop import Trainer
+
+    p = argparse.ArgumentParser()
+    p.add_argument("--toy", default="toy")
+    p.add_argument("--out", required=True)
+    p.add_argument("--parallel", default="ddp")
+    p.add_argument("--grad-accum", type=int, default=1)
+    p.add_argument("--checkpoint-every", type=int, default=0)
+    p.add_argument("--resume", action="store_true")
+    args = p.parse_args(argv)
+    context = init_distributed("cpu")
+    try:
+        task, config = build_toy(args.toy)
+        train = dataclasses.replace(config.train, parallel=args.parallel, grad_accum=args.grad_accum,
+                                    checkpoint_every=args.checkpoint_every)
+        trainer = Trainer(task, dataclasses.replace(config, train=train), Path(args.out), context)
+        trainer.fit(resume=args.resume)
+        engine = trainer.parallel
+        if context.is_main:
+            (Path(args.out) / "engine.json").write_text(json.dumps({
+                "engine": type(engine).__name__,
+                "ddp": getattr(engine, "ddp", None) is not None,
+                "plan": getattr(engine, "plan", None),
+            }))
+    finally:
+        shutdown_distributed(context)
+
+
+# --- the tests ---------------------------------------------------------------------------------------------
+
+
+def one_process(name: str, out: Path, *, grad_accum: int):
+    """The reference: one process, the global batch in ``grad_accum`` micro-batches (the ranks' slices)."""
+    import dataclasses
+
+    from archlab.train.loop import fit
+
+    task, config = build_toy(name)
+    fit(task, dataclasses.replace(config, train=dataclasses.replace(config.train, grad_accum=grad_accum)), out)
+    return records(out), load_file(str(out / "final" / "model.safetensors"))
+
+
+def assert_same_run(a_records, a_weights, out: Path, tol: float) -> None:
+    b_records, b_weights = records(out), load_file(str(out / "final" / "model.safetensors"))
+    assert [r["step"] for r in a_records] == [r["step"] for r in b_records] == [1, 2, 3, 4, 5, 6]
+    for ra, rb in zip(a_records, b_records):
+        assert abs(ra["loss"] - rb["loss"]) <= tol, (ra, rb)
+    assert a_weights.keys() == b_weights.keys()
+    assert max(float((a_weights[k] - b_weights[k]).abs().max()) for k in a_weights) <= tol
+
+
 @pytest.mark.slow
-@pytest.mark.skipif(not TORCHRUN.exists(), reason="torchrun is not installed beside this Python")
+@needs_torchrun
+def test_ddp_follows_one_process_and_resumes_exactly(tmp_path):
+    reference = one_process("toy", tmp_path / "one", grad_accum=4)
+    whole = tmp_path / "ddp"
+    torchrun([__file__, "--out", str(whole), "--grad-accum", "2", "--checkpoint-every", "3"])
+    assert json.loads((whole / "engine.json").read_text()) == {
+        "engine": "DDPSync", "ddp": True, "plan": {"ddp": True, "find_unused": False}}
+    assert_same_run(*reference, whole, tol=1e-5)
+
+    resumed = tmp_path / "resumed"  # the run as a kill after the step-3 checkpoint leaves it
+    shutil.copytree(whole, resumed)
+    shutil.rmtree(resumed / "checkpoints" / "step-0000006")
+    shutil.rmtree(resumed / "final")
+    torchrun([__file__, "--out", str(resumed), "--grad-accum", "2", "--checkpoint-every", "3", "--resume"])
+    untimed = [[{k: v for k, v in r.items() if k != "tokens_per_s"} for r in records(out)] for out in (whole, resumed)]
+    assert untimed[0] == untimed[1]  # losses, norms and rates of steps 1-6 to the last bit
+    a, b = load_file(str(whole / "final" / "model.safetensors")), load_file(str(resumed / "final" / "model.safetensors"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.slow
+@needs_torchrun
+def test_ddp_finds_unused_parameters_only_when_there_are_some(tmp_path):
+    reference = one_process("spare", tmp_path / "one", grad_accum=2)
+    out = tmp_path / "ddp"
+    torchrun([__file__, "--toy", "spare", "--out", str(out)])
+    assert json.loads((out / "engine.json").read_text())["plan"] == {"ddp": True, "find_unused": True}
+    assert_same_run(*reference, out, tol=1e-5)
+
+
+@pytest.mark.slow
+@needs_torchrun
+def test_two_players_keep_the_explicit_all_reduce(tmp_path):
+    reference = one_process("game", tmp_path / "one", grad_accum=2)
+    out = tmp_path / "ddp"
+    torchrun([__file__, "--toy", "game", "--out", str(out)])
+    assert json.loads((out / "engine.json").read_text()) == {"engine": "DDPSync", "ddp": False, "plan": None}
+    assert_same_run(*reference, out, tol=1e-5)
+
+
+@pytest.mark.slow
+@needs_torchrun
 def test_two_processes_give_the_single_process_loss_curve(tmp_path):
     data = tmp_path / "corpus.txt"
     data.write_text("".join(f"item {i} costs {i * 7 % 31} coins; total {i * i}.\n" for i in range(300)))
@@ -37,9 +164,7 @@ def test_two_processes_give_the_single_process_loss_curve(tmp_path):
     proc = subprocess.run([sys.executable, *train, "--out", str(single), "--set", "train.grad_accum=2"],
                           capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stderr
-    proc = subprocess.run([str(TORCHRUN), "--standalone", "--nproc_per_node=2", *train, "--out", str(double)],
-                          capture_output=True, text=True, timeout=300, env=env)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    torchrun([*train, "--out", str(double)])
 
     a, b = records(single), records(double)
     assert [r["step"] for r in a] == [r["step"] for r in b] == [1, 2, 3, 4, 5]
@@ -49,3 +174,7 @@ def test_two_processes_give_the_single_process_loss_curve(tmp_path):
     wa = load_file(str(single / "final" / "model.safetensors"))
     wb = load_file(str(double / "final" / "model.safetensors"))
     assert max(float((wa[k] - wb[k]).abs().max()) for k in wa) < 1e-5
+
+
+if __name__ == "__main__":
+    worker(sys.argv[1:])

@@ -23,7 +23,7 @@ STEPS = 24
 ARGS = [
     "--steps", str(STEPS), "--seed", "7", "--quiet",
     "--set", "model.d_model=32", "--set", "model.n_layers=1", "--set", "model.n_heads=2",
-    "--set", "model.max_seq_len=32", "--set", "model.dropout=0.1", "--set", "train.context=16",
+    "--set", "model.max_seq_len=32", "--set", "model.dropout=0.1", "--set", "data.context=16",
     "--set", "train.batch_size=4", "--set", "train.eval_every=0", "--set", "train.eval_batches=1",
     "--set", "train.checkpoint_every=5", "--set", "train.log_every=1", "--set", "optim.warmup_steps=3",
 ]

@@ -18,7 +18,7 @@ from archlab.transformer.lm import DecoderLM
 
 TINY = [
     "--set", "model.d_model=32", "--set", "model.n_layers=1", "--set", "model.n_heads=2",
-    "--set", "model.max_seq_len=64", "--set", "train.context=16", "--set", "train.batch_size=4",
+    "--set", "model.max_seq_len=64", "--set", "data.context=16", "--set", "train.batch_size=4",
     "--set", "train.eval_batches=2", "--set", "optim.warmup_steps=2", "--set", "train.log_every=1",
     "--set", "train.eval_every=3", "--set", "train.checkpoint_every=3", "--quiet",
 ]
@@ -105,8 +105,10 @@ def test_user_errors_are_one_line_and_exit_2(run, tmp_path, capsys):
     assert "optim.lr" in _error_line(capsys)
     assert main([*train, "--set", "train.steps=many"]) == 2
     assert "'many' is not an integer" in _error_line(capsys)
-    assert main([*train, "--set", "train.context=128"]) == 2
+    assert main([*train, "--set", "data.context=128"]) == 2
     assert "max_seq_len" in _error_line(capsys)
+    assert main([*train, "--set", "train.context=16"]) == 2
+    assert "'train.context' has moved to 'data.context'" in _error_line(capsys)
     assert main(["sample", "lm", "--ckpt", str(tmp_path / "nothing"), "--prompt", "x"]) == 2
     assert "does not exist" in _error_line(capsys)
     # a corrupt checkpoint: for sampling and for resuming

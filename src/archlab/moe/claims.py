@@ -258,9 +258,9 @@ def _lm_run(model: MoELMConfig, scale: Scale, seed: int) -> dict:
     quick = scale is Scale.QUICK
     config = RunConfig(
         model=model,
-        data=TextDataConfig(max_bytes=1_000_000 if quick else 0),
+        data=TextDataConfig(max_bytes=1_000_000 if quick else 0, context=model.max_seq_len),
         optim=OptimConfig(lr=SPARSE_LR, warmup_steps=20 if quick else 200),
-        train=TrainConfig(steps=SPARSE_STEPS if quick else 5000, batch_size=16, context=model.max_seq_len,
+        train=TrainConfig(steps=SPARSE_STEPS if quick else 5000, batch_size=16,
                           eval_every=0, eval_batches=64 if quick else 200, checkpoint_every=0, log_every=10,
                           seed=seed, device="cpu" if quick else "auto", precision="fp32", progress=False),
     )

@@ -1,7 +1,7 @@
 """Training recipes of the RNN family for ``archlab train lm --arch lstm|gru``.
 
 The data, config sections and sampling are the generic byte-level ones of ``archlab.train.lm_task``; the
-model is ``RNNLM`` and the task is truncated BPTT (``archlab.rnn.tbptt.TBPTTTask``): ``train.context`` is the
+model is ``RNNLM`` and the task is truncated BPTT (``archlab.rnn.tbptt.TBPTTTask``): ``data.context`` is the
 truncation length, and the hidden state of each of the ``train.batch_size`` streams carries over from one
 step to the next (so a run uses one process: the loop does not shard task state yet).
 """
@@ -26,20 +26,16 @@ class RNNLMRecipe(LMRecipe):
             raise ValueError(f"model.vocab_size={model_cfg.vocab_size} must be >= {BYTE_VOCAB_SIZE} for byte-level text")
         data = load_text(config.data)
         for split in ("train", "val"):
-            if (data.split(split).numel() - 1) // train.batch_size < train.context:
+            if (data.split(split).numel() - 1) // train.batch_size < config.data.context:
                 raise UserError(f"the {split} split of {data.name or 'the corpus'} has {data.split(split).numel()} "
                                 f"bytes, too few for train.batch_size={train.batch_size} streams of "
-                                f"train.context={train.context}; use more text or smaller values")
-        return TBPTTTask(RNNLM(model_cfg), data, batch_size=train.batch_size, context=train.context,
+                                f"data.context={config.data.context}; use more text or smaller values")
+        return TBPTTTask(RNNLM(model_cfg), data, batch_size=train.batch_size, context=config.data.context,
                          seed=train.seed, eval_batches=train.eval_batches)
 
 
 DEFAULTS = dict(d_model=128, hidden_size=256, n_layers=2)
 
-
-def lstm_recipe() -> RNNLMRecipe:
-    return RNNLMRecipe("lstm", RNNLM, lstm_config, dict(DEFAULTS))
-
-
-def gru_recipe() -> RNNLMRecipe:
-    return RNNLMRecipe("gru", RNNLM, gru_config, dict(DEFAULTS))
+# The family's training targets (``archlab.train.recipe``): {target: {arch: recipe}}.
+RECIPES = {"lm": {"lstm": RNNLMRecipe("lstm", RNNLM, lstm_config, dict(DEFAULTS)),
+                  "gru": RNNLMRecipe("gru", RNNLM, gru_config, dict(DEFAULTS))}}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field, is_dataclass
-from typing import Any, Literal, Mapping
+from typing import Any, ClassVar, Literal, Mapping
 
 from archlab.core.validation import check_at_least, check_divisible, check_positive
 
@@ -76,16 +76,19 @@ class TrainConfig:
     """The loop: how long, how big a batch, how often to evaluate, log and checkpoint, on what device.
 
     ``batch_size`` is the global batch of one optimiser step (over all processes and accumulation
-    micro-batches); it must divide evenly by ``grad_accum`` times the number of processes. ``context``
-    is the sequence length of sequence tasks. ``eval_every``, ``checkpoint_every`` and ``log_every``
+    micro-batches); it must divide evenly by ``grad_accum`` times the number of processes. The sequence
+    length of a sequence task belongs to the task's data config (``data.context`` of ``archlab train lm``).
+    ``eval_every``, ``checkpoint_every`` and ``log_every``
     count optimiser steps; 0 turns the periodic action off (the final evaluation and model still happen).
     ``precision="auto"`` is bf16 autocast on a GPU that supports it, fp32 elsewhere.
     """
 
+    MOVED_KEYS: ClassVar[dict[str, str]] = {
+        "context": "'data.context', the sequence length of the LM task's data config (--set data.context=N)"}
+
     steps: int = 1000
     batch_size: int = 16
     grad_accum: int = 1
-    context: int = 128
     eval_every: int = 200
     eval_batches: int = 8
     checkpoint_every: int = 200
@@ -94,11 +97,12 @@ class TrainConfig:
     device: str = "auto"
     seed: int = 0
     progress: bool = True
+    parallel: Literal["ddp", "fsdp"] = "ddp"  # under torchrun: DDP, or FSDP2 sharding (archlab.train.parallel)
 
     def __post_init__(self) -> None:
         check_at_least(self, 1, "steps", "batch_size", "grad_accum")
+        _check(self.parallel in ("ddp", "fsdp"), f"parallel={self.parallel!r} must be one of 'ddp', 'fsdp'")
         check_divisible(self, "batch_size", "grad_accum")
-        check_at_least(self, 1, "context")
         check_at_least(self, 0, "eval_every", "checkpoint_every", "log_every", note="(0 turns it off)")
         check_at_least(self, 1, "eval_batches")
         _check(

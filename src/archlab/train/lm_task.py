@@ -5,14 +5,18 @@
 next-token cross-entropy the model returns (``model(inputs, labels=targets).loss``), and evaluation reports
 ``val_loss`` (nats per byte) and ``val_bpb`` (bits per byte, ``val_loss / ln 2``: every token is one byte).
 An ``LMRecipe`` pairs a model class with a config preset and the defaults of a small CPU run; each family's
-``recipes.py`` makes its own (``archlab.transformer.recipes.lm_recipe("llama")``). ``sample_text``
-continues a prompt, bytes in and bytes out, with the model's ``generate``.
+``recipes.py`` makes its own and exports it as an architecture of the ``lm`` target (``archlab.train.recipe``):
+``--data PATH`` is its option, ``sample_text`` (a prompt continued, bytes in and bytes out, with the model's
+``generate``) its sampler.
 """
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Iterator, Literal, Optional
 
 import torch
@@ -29,14 +33,18 @@ from archlab.train.task import Task
 class TextDataConfig:
     """Where the text comes from: ``path`` (a text file or a folder of .txt/.py/.md files) or, when it is
     None, the built-in ``corpus`` (the Python standard library's source). ``max_bytes`` caps train plus
-    validation bytes (0: no cap); ``val_fraction`` is the share held out for evaluation."""
+    validation bytes (0: no cap); ``val_fraction`` is the share held out for evaluation; ``context`` is the
+    length in bytes of each training sequence (``--set data.context=256``)."""
 
     path: Optional[str] = None
     corpus: Literal["stdlib"] = "stdlib"
     max_bytes: int = 2_000_000
     val_fraction: float = 0.05
+    context: int = 128
 
     def __post_init__(self) -> None:
+        if self.context < 1:
+            raise ValueError(f"context={self.context} must be >= 1")
         if self.max_bytes < 0:
             raise ValueError(f"max_bytes={self.max_bytes} must be >= 0 (0: no cap)")
         if not 0.0 < self.val_fraction <= 0.5:
@@ -82,7 +90,10 @@ class LMTask(Task):
 
 @dataclass
 class LMRecipe:
-    """A model class and its config preset (``model_config(**overrides)``) with the defaults of a small CPU run."""
+    """A model class and its config preset (``model_config(**overrides)``) with the defaults of a small CPU run;
+    a ``Recipe`` of ``archlab.train.recipe`` for the ``lm`` target."""
+
+    summary = "a byte-level language model on text"
 
     name: str
     model_class: Callable[[Any], torch.nn.Module]
@@ -92,28 +103,56 @@ class LMRecipe:
     def default_config(self) -> RunConfig:
         return RunConfig(
             model=self.model_config(vocab_size=BYTE_VOCAB_SIZE, **self.model_defaults),
-            data=TextDataConfig(),
+            data=TextDataConfig(context=128),
             optim=OptimConfig(lr=1e-3, warmup_steps=50),
-            train=TrainConfig(steps=1000, batch_size=16, context=128),
+            train=TrainConfig(steps=1000, batch_size=16),
         )
 
     def build_task(self, config: RunConfig) -> LMTask:
         """The model (initialised from torch's global RNG: seed first) and data of ``config``."""
-        model_cfg, train = config.model, config.train
+        model_cfg, train, context = config.model, config.train, config.data.context
         if model_cfg.vocab_size < BYTE_VOCAB_SIZE:
             raise ValueError(f"model.vocab_size={model_cfg.vocab_size} must be >= {BYTE_VOCAB_SIZE} for byte-level text")
         max_len = getattr(model_cfg, "max_seq_len", None)
-        if max_len is not None and train.context > max_len:
-            raise ValueError(f"train.context={train.context} must be <= model.max_seq_len={model_cfg.max_seq_len}; "
-                             f"also --set model.max_seq_len={train.context}")
+        if max_len is not None and context > max_len:
+            raise ValueError(f"data.context={context} must be <= model.max_seq_len={model_cfg.max_seq_len}; "
+                             f"also --set model.max_seq_len={context}")
         data = load_text(config.data)
         for split in ("train", "val"):
-            if data.split(split).numel() <= train.context:
+            if data.split(split).numel() <= context:
                 raise UserError(f"the {split} split of {data.name or 'the corpus'} has {data.split(split).numel()} "
-                                f"bytes, too few for train.context={train.context}; use more text or a "
-                                "smaller --set train.context")
-        return LMTask(self.model_class(model_cfg), data, batch_size=train.batch_size, context=train.context,
+                                f"bytes, too few for data.context={context}; use more text or a "
+                                "smaller --set data.context")
+        return LMTask(self.model_class(model_cfg), data, batch_size=train.batch_size, context=context,
                       seed=train.seed, eval_batches=train.eval_batches)
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--data", metavar="PATH",
+                            help="a text file or folder (default: the Python standard library's source)")
+
+    def apply_arguments(self, config: RunConfig, args: argparse.Namespace) -> RunConfig:
+        """``config`` with ``--data`` as ``data.path``."""
+        if args.data is None:
+            return config
+        if not Path(args.data).expanduser().exists():
+            raise UserError(f"--data {args.data!r} does not exist; pass a text file or a folder of text files")
+        return dataclasses.replace(config, data=dataclasses.replace(config.data, path=args.data))
+
+    def add_sample_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--prompt", required=True, metavar="TEXT", help="the text the model continues")
+        parser.add_argument("--tokens", type=int, default=200, metavar="N", help="bytes to generate (default: 200)")
+        parser.add_argument("--temperature", type=float, default=0.8)
+        parser.add_argument("--top-k", type=int, default=None, metavar="K")
+        parser.add_argument("--top-p", type=float, default=None, metavar="P")
+
+    def sample(self, model: torch.nn.Module, args: argparse.Namespace) -> str:
+        """The prompt and its continuation by ``model``, for ``archlab sample lm``."""
+        if args.tokens < 0:
+            raise UserError(f"--tokens {args.tokens} must be >= 0")
+        if not hasattr(model, "generate"):
+            raise UserError(f"{args.ckpt} holds a {type(model).__name__}, which does not generate text")
+        return sample_text(model, args.prompt, max_new_tokens=args.tokens, temperature=args.temperature,
+                           top_k=args.top_k, top_p=args.top_p, seed=args.seed)
 
 
 @torch.no_grad()

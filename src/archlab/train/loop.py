@@ -39,12 +39,12 @@ from archlab.train import checkpoint as ckpt
 from archlab.train.config import RunConfig
 from archlab.train.distributed import (
     DistContext,
-    all_reduce_gradients,
     all_reduce_sum,
     barrier,
     broadcast_parameters,
 )
 from archlab.train.optim import build_optimizer, clip_gradients, lr_factor, set_lr
+from archlab.train.parallel import build_engine
 from archlab.train.progress import MetricsLog, ProgressBar
 from archlab.train.task import Player, Task, as_loss_output, map_batch
 
@@ -120,6 +120,7 @@ class Trainer:
         self.amp_dtype = autocast_dtype(config.train.precision, self.device)
         task.model.to(self.device)
         broadcast_parameters(task.model, context)
+        self.parallel = build_engine(task, config.train.parallel, context, self.device)  # before the optimisers
         self.players = task.players()
         _check_players(self.players)
         self.optim_cfgs = {p.name: p.optim or config.optim for p in self.players}
@@ -162,7 +163,8 @@ class Trainer:
         if state.get("seed") != self.train_cfg.seed:
             raise UserError(f"checkpoint {folder} was trained with seed {state.get('seed')}, not "
                             f"{self.train_cfg.seed}; pass --seed {state.get('seed')} to resume it")
-        state, task_state = ckpt.load_checkpoint(folder, model=self.task.model, optimizers=self.optimizers)
+        with self.parallel.full_state(self.optimizers):
+            state, task_state = ckpt.load_checkpoint(folder, model=self.task.model, optimizers=self.optimizers)
         self.task.load_state_dict(task_state)
         ckpt.restore_rng_state(state["rng"])
         self.last_checkpoint = folder
@@ -221,7 +223,8 @@ class Trainer:
         optimizer = self.optimizers[player.name]
         optimizer.zero_grad(set_to_none=True)
         sums: dict[str, torch.Tensor] = {"loss": torch.zeros((), dtype=torch.float64, device=self.device)}
-        for micro in self._local_pieces(batch, self.train_cfg.grad_accum):
+        pieces = self._local_pieces(batch, self.train_cfg.grad_accum)
+        for micro in self.parallel.micro_batches(player, self.params[player.name], pieces):  # then syncs gradients
             micro = self._to_device(micro)
             weight = self._items(micro) / n_global
             with self._autocast():
@@ -230,7 +233,6 @@ class Trainer:
             for key, value in {**out.logs, "loss": out.loss}.items():
                 value = torch.as_tensor(value, device=self.device).detach().double() * weight
                 sums[key] = sums[key] + value if key in sums else value
-        all_reduce_gradients(self.params[player.name], self.context)
         values = self._sum_over_ranks(sums)
         suffix = "" if len(self.players) == 1 else f"_{player.name}"
         if not math.isfinite(values["loss"]):
@@ -302,14 +304,15 @@ class Trainer:
         task_state = self.task.state_dict()
         if task_state and self.context.enabled:
             raise ValueError("task state with more than one process is not supported yet")
-        if self.context.is_main:
-            extra = {"seed": self.train_cfg.seed, "world_size": self.context.world_size,
-                     "data": {"next_step": step, "rule": "the batch of step s is task.train_batch(s)"},
-                     "config": self.config.to_dict()}
-            self.last_checkpoint = ckpt.save_checkpoint(
-                self.checkpoint_root, step, write_model=self._write_model_weights,
-                optimizers=self.optimizers, task_state=task_state, extra=extra)
-        else:
+        extra = {"seed": self.train_cfg.seed, "world_size": self.context.world_size,
+                 "data": {"next_step": step, "rule": "the batch of step s is task.train_batch(s)"},
+                 "config": self.config.to_dict()}
+        with self.parallel.full_state(self.optimizers):  # every rank: FSDP gathers the shards
+            if self.context.is_main:
+                self.last_checkpoint = ckpt.save_checkpoint(
+                    self.checkpoint_root, step, write_model=self._write_model_weights,
+                    optimizers=self.optimizers, task_state=task_state, extra=extra)
+        if not self.context.is_main:
             self.last_checkpoint = ckpt.checkpoint_dir(self.checkpoint_root, step)
         barrier(self.context)
 
@@ -320,10 +323,12 @@ class Trainer:
         if self.out_dir is None:
             return None
         final = self.out_dir / FINAL
+        tmp = self.out_dir / f".tmp-{FINAL}-{os.getpid()}"
+        with self.parallel.full_state(self.optimizers):  # every rank: FSDP gathers the shards
+            if self.context.is_main:
+                shutil.rmtree(tmp, ignore_errors=True)
+                self.task.save_model(tmp)
         if self.context.is_main:
-            tmp = self.out_dir / f".tmp-{FINAL}-{os.getpid()}"
-            shutil.rmtree(tmp, ignore_errors=True)
-            self.task.save_model(tmp)
             (tmp / "run_config.json").write_text(json.dumps(self.config.to_dict(), indent=2) + "\n")
             shutil.rmtree(final, ignore_errors=True)
             os.rename(tmp, final)

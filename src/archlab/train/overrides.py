@@ -60,6 +60,9 @@ def _insert(config: Any, changes: dict[str, Any], parts: list[str], text: str, i
     for depth, name in enumerate(parts):
         fields = {f.name: f for f in _settable_fields(node)}
         if name not in fields:
+            moved = getattr(node, "MOVED_KEYS", {}).get(name)
+            if moved is not None:
+                raise UserError(f"--set {item!r}: {prefix + name!r} has moved to {moved}")
             where = f"section {prefix[:-1]!r}" if prefix else "the config"
             choices = ", ".join(valid_keys(node, prefix)) or "(none)"
             raise UserError(f"--set {item!r}: unknown key {prefix + name!r}; valid keys of {where}: {choices}")

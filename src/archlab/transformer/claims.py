@@ -155,9 +155,9 @@ def lm_learns(scale: Scale, seed: int) -> Evidence:
     config = RunConfig(
         model=llama_config(vocab_size=BYTE_VOCAB_SIZE, d_model=128 if quick else 256, n_layers=2 if quick else 6,
                            n_heads=4 if quick else 8, max_seq_len=context),
-        data=TextDataConfig(max_bytes=2_000_000 if quick else 0),
+        data=TextDataConfig(max_bytes=2_000_000 if quick else 0, context=context),
         optim=OptimConfig(lr=5e-3 if quick else 1e-3, warmup_steps=20 if quick else 200),
-        train=TrainConfig(steps=300 if quick else 5000, batch_size=32, context=context, eval_every=0,
+        train=TrainConfig(steps=300 if quick else 5000, batch_size=32, eval_every=0,
                           eval_batches=20 if quick else 100, checkpoint_every=0, log_every=10, seed=seed,
                           device="cpu" if quick else "auto", progress=False),
     )
