@@ -67,9 +67,8 @@ def test_model_reads_the_last_real_pair():
 
 def test_task_batches_are_a_function_of_seed_and_step():
     model = AddingModel(kind="rnn", hidden_size=4)
-    test = adding_problem(16, 50, generator=torch.Generator().manual_seed(0))
-    task = AddingTask(model, min_length=50, batch_size=8, seed=5, test=test)
-    again = AddingTask(model, min_length=50, batch_size=8, seed=5, test=test)
+    task = AddingTask(model, min_length=50, batch_size=8, seed=5, eval_size=16)
+    again = AddingTask(model, min_length=50, batch_size=8, seed=5, eval_size=16)
     assert torch.equal(task.train_batch(3)[0], again.train_batch(3)[0])
     assert not torch.equal(task.train_batch(3)[2], task.train_batch(4)[2])
     metrics = task.evaluate(next(iter(task.eval_batches())))

@@ -9,21 +9,21 @@ here of whichever marked pair it is). The target, given only after the last pair
 0.5 always solves about 15% of sequences (``|X1 + X2| < 0.16``), the chance level.
 
 Batches are right-padded with zero pairs to the longest sequence; ``AddingModel`` reads its prediction at each
-sequence's own last pair. ``AddingTask`` trains it through ``archlab.train.fit``: the batch of step ``s`` is
-drawn from a generator seeded by ``(seed, s)``, the loss is the mean squared error.
+sequence's own last pair. ``AddingTask`` trains it through ``archlab.train.fit``, a ``SampledTask``
+(``archlab.lab.experiment``: the batch of step ``s`` from the ``"train"`` stream of the seed, the held-out set
+from its ``"eval"`` stream); the loss is the mean squared error.
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
-from typing import Iterator, Literal
+from typing import Literal
 
 import torch
 from torch import nn
 
+from archlab.lab.experiment import SampledTask
 from archlab.rnn.layers import RecurrentLayer
-from archlab.train.task import Task
 
 TOLERANCE = 0.04
 
@@ -84,29 +84,20 @@ class AddingModel(nn.Module):
         return self.head(last).squeeze(-1)  # (B,)
 
 
-def _step_seed(seed: int, step: int) -> int:
-    digest = hashlib.blake2b(f"adding:{seed}:{step}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "little") >> 1
-
-
-class AddingTask(Task):
+class AddingTask(SampledTask):
     """Mean-squared-error training on fresh adding-problem batches; ``evaluate`` reports ``solved``."""
 
-    def __init__(self, model: AddingModel, *, min_length: int, batch_size: int, seed: int,
-                 test: AddingBatch) -> None:
-        self.model, self.min_length, self.batch_size, self.seed, self.test = model, min_length, batch_size, seed, test
+    def __init__(self, model: AddingModel, *, min_length: int, batch_size: int, seed: int, eval_size: int) -> None:
+        super().__init__(batch_size=batch_size, seed=seed, eval_size=eval_size)
+        self.model, self.min_length = model, min_length
 
-    def train_batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        generator = torch.Generator().manual_seed(_step_seed(self.seed, step))
-        b = adding_problem(self.batch_size, self.min_length, generator=generator)
+    def sample(self, size: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        b = adding_problem(size, self.min_length, generator=generator)
         return b.x, b.lengths, b.target
 
     def loss(self, batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor], player: str) -> torch.Tensor:
         x, lengths, target = batch
         return (self.model(x, lengths) - target).pow(2).mean()
-
-    def eval_batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
-        yield self.test.x, self.test.lengths, self.test.target
 
     def evaluate(self, batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor]) -> dict[str, torch.Tensor]:
         x, lengths, target = batch

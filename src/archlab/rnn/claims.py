@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import statistics
 import time
-from dataclasses import dataclass
 
 import torch
 
@@ -25,16 +24,15 @@ from archlab.core.attention import MultiHeadAttention
 from archlab.core.block import Block
 from archlab.core.mlp import MLP
 from archlab.lab.claim import Evidence, Scale
+from archlab.lab.experiment import quick_fit
 from archlab.lab.figures import new_figure
 from archlab.lab.measure import loglog_slope, median_seconds, torch_threads
 from archlab.lab.registry import claim
-from archlab.rnn.adding import AddingModel, AddingTask, adding_problem
+from archlab.rnn.adding import AddingModel, AddingTask
 from archlab.rnn.cells import LSTMCell, RNNCell
 from archlab.rnn.gradients import sequential_depth, state_jacobian_norms
 from archlab.rnn.init import forget_bias_
 from archlab.rnn.layers import LSTM
-from archlab.train.config import OptimConfig, RunConfig, TrainConfig
-from archlab.train.loop import fit
 
 
 def linear_fit_r2(xs: torch.Tensor, ys: torch.Tensor) -> tuple[float, float]:
@@ -106,25 +104,15 @@ def vanishing_gradients(scale: Scale, seed: int) -> Evidence:
     )
 
 
-@dataclass
-class _Model:
-    """The ``model`` section of the adding runs' RunConfig (the loop records it in checkpoints)."""
-
-    kind: str
-    hidden_size: int
-
-
-def _train_adding(kind: str, *, hidden: int, min_length: int, steps: int, seed: int, test, **options) -> list[dict]:
+def _train_adding(kind: str, *, hidden: int, min_length: int, steps: int, seed: int, n_test: int,
+                  **options) -> tuple[list[dict], AddingTask]:
+    """Train one net; its evaluations on the held-out set (``solved``, ``val_mse``) and the task that holds the set."""
     torch.manual_seed(seed)
     model = AddingModel(kind=kind, hidden_size=hidden, **options)
-    task = AddingTask(model, min_length=min_length, batch_size=64, seed=seed, test=test)
-    config = RunConfig(
-        model=_Model(kind, hidden),
-        optim=OptimConfig(lr=1e-2, weight_decay=0.0, betas=(0.9, 0.999), warmup_steps=20, grad_clip=1.0),
-        train=TrainConfig(steps=steps, batch_size=64, eval_every=max(steps // 12, 1), checkpoint_every=0,
-                          log_every=0, seed=seed, device="cpu", progress=False),
-    )
-    return [r for r in fit(task, config).history if "solved" in r]
+    task = AddingTask(model, min_length=min_length, batch_size=64, seed=seed, eval_size=n_test)
+    result = quick_fit(task, steps=steps, lr=1e-2, batch_size=64, seed=seed, betas=(0.9, 0.999), warmup_steps=20,
+                       eval_every=max(steps // 12, 1))
+    return [r for r in result.history if "solved" in r], task
 
 
 @claim(
@@ -138,18 +126,17 @@ def adding_problem_claim(scale: Scale, seed: int) -> Evidence:
     quick = scale is Scale.QUICK
     min_length, hidden = 50, 32
     steps = 600 if quick else 3000
-    test = adding_problem(1000 if quick else 2560, min_length, generator=torch.Generator().manual_seed(10_000 + seed))
+    n_test = 1000 if quick else 2560
     longest = min_length + min_length // 10
+    setup = dict(hidden=hidden, min_length=min_length, steps=steps, seed=seed, n_test=n_test)
     with torch_threads(1):
-        runs = {"LSTM": _train_adding("lstm", hidden=hidden, min_length=min_length, steps=steps, seed=seed, test=test,
-                                      chrono_t_max=float(longest)),
-                "tanh RNN": _train_adding("rnn", hidden=hidden, min_length=min_length, steps=steps, seed=seed,
-                                          test=test)}
+        (lstm, task), (rnn, _) = (_train_adding("lstm", chrono_t_max=float(longest), **setup),
+                                  _train_adding("rnn", **setup))
+        runs = {"LSTM": lstm, "tanh RNN": rnn}
         if not quick:
-            runs["GRU"] = _train_adding("gru", hidden=hidden, min_length=min_length, steps=steps, seed=seed, test=test,
-                                        chrono_t_max=float(longest))
+            runs["GRU"] = _train_adding("gru", chrono_t_max=float(longest), **setup)[0]
     solved = {name: history[-1]["solved"] for name, history in runs.items()}
-    target = test.target
+    target = task.held_out()[2]  # (n_test,) the targets of the held-out set every net is scored on
     chance = float(((0.5 - target).abs() < 0.04).float().mean())  # always predicting the mean 0.5
     holds = solved["LSTM"] >= 0.90 and solved["tanh RNN"] <= 0.30
 
