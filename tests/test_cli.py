@@ -109,3 +109,128 @@ def test_python_dash_m_version_and_errors_in_a_real_process():
     assert done.returncode == 2
     assert_one_line_error(done.stderr, "unknown claim id 'nosuch.claim'")
     assert done.stdout == ""
+
+
+# -- training targets by convention: a family's recipes.py is all it takes ------------------------------
+
+TOY_RECIPES = '''
+import dataclasses
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from archlab.core.io import PretrainedMixin
+from archlab.errors import UserError
+from archlab.train.config import OptimConfig, RunConfig, TrainConfig
+from archlab.train.task import Task
+
+
+@dataclass
+class ScaleConfig:
+    width: int = 2
+
+
+class Scale(PretrainedMixin, nn.Module):
+    config_class = ScaleConfig
+
+    def __init__(self, config):
+        super().__init__()
+        self.config = config
+        self.weight = nn.Parameter(torch.zeros(config.width))
+
+
+class ScaleTask(Task):
+    def __init__(self, model):
+        self.model = model
+
+    def train_batch(self, step):
+        return torch.ones(4, self.model.config.width)
+
+    def loss(self, batch, player):
+        return ((batch * self.model.weight - 2.0) ** 2).mean()
+
+
+class ScaleRecipe:
+    summary = "a toy scale"
+
+    def default_config(self):
+        return RunConfig(model=ScaleConfig(), optim=OptimConfig(lr=0.1, warmup_steps=0),
+                         train=TrainConfig(steps=3, batch_size=4, eval_every=100, checkpoint_every=100))
+
+    def build_task(self, config):
+        return ScaleTask(Scale(config.model))
+
+    def add_arguments(self, parser):
+        parser.add_argument("--width", type=int)
+
+    def apply_arguments(self, config, args):
+        if args.width is None:
+            return config
+        if args.width < 1:
+            raise UserError(f"--width {args.width} must be >= 1")
+        return dataclasses.replace(config, model=ScaleConfig(width=args.width))
+
+    def add_sample_arguments(self, parser):
+        parser.add_argument("--times", type=int, default=1)
+
+    def sample(self, model, args):
+        return f"{type(model).__name__} width {model.config.width} times {args.times} seed {args.seed}"
+
+
+RECIPES = {"scale": {"plain": ScaleRecipe()}}
+'''
+
+
+def test_a_family_adds_a_training_target_and_its_sampler_by_its_recipes_alone(fake_families, capsys, tmp_path):
+    fake_families({"toyfamily": {"recipes": TOY_RECIPES}})
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    assert "train a toy scale" in capsys.readouterr().out  # the target and its summary, from the recipe
+    out = tmp_path / "run"
+    assert main(["train", "scale", "--width", "3", "--set", "train.steps=2", "--quiet", "--out", str(out)]) == 0
+    saved = json.loads((out / "final" / "config.json").read_text())
+    assert saved["config"] == {"width": 3} and saved["archlab_class"] == "archlab.toyfamily.recipes:Scale"
+    capsys.readouterr()
+    assert main(["sample", "scale", "--ckpt", str(out), "--times", "2", "--seed", "5"]) == 0
+    assert capsys.readouterr().out == "Scale width 3 times 2 seed 5\n"
+
+
+def test_a_recipes_own_options_and_bad_values_are_one_line_errors(fake_families, capsys, tmp_path):
+    fake_families({"toyfamily": {"recipes": TOY_RECIPES}})
+    assert main(["train", "scale", "--width", "0", "--out", str(tmp_path / "run")]) == 2
+    assert_one_line_error(capsys.readouterr().err, "--width 0 must be >= 1")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "scale", "--data", "x.txt"])  # lm's option is lm's: the toy target does not take it
+    assert exit_info.value.code == 2
+    assert_one_line_error(capsys.readouterr().err, "unrecognized arguments: --data")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "scale", "--arch", "gpt2"])
+    assert exit_info.value.code == 2
+    assert_one_line_error(capsys.readouterr().err, "invalid choice: 'gpt2'", "'plain'")
+    assert not (tmp_path / "run").exists()
+
+
+def test_the_lm_target_gathers_every_familys_architectures():
+    from archlab.train.recipe import all_recipes, samplers
+
+    lm = all_recipes()["lm"]
+    assert list(lm)[:2] == ["gpt2", "llama"]  # the transformer family first: gpt2 is the default
+    assert {"moe", "mamba", "hybrid", "lstm", "gru"} <= set(lm)
+    assert "lm" in samplers()
+
+
+@pytest.mark.parametrize(
+    "argv, fragments",
+    [
+        (["train", "nosuch"], ["invalid choice: 'nosuch'", "'lm'"]),
+        (["train", "lm", "--arch", "nosuch"], ["invalid choice: 'nosuch'", "'mamba'"]),
+        (["sample", "lm", "--prompt", "x"], ["--ckpt"]),
+        (["train"], ["TARGET"]),
+    ],
+)
+def test_bad_targets_and_architectures_exit_2_with_one_line(capsys, argv, fragments):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    assert_one_line_error(capsys.readouterr().err, *fragments)

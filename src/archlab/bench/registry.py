@@ -2,21 +2,21 @@
 
 A benchmark is a function ``fn(*, device, repeats, size) -> BenchResult`` that builds both sides on the
 same inputs and calls ``archlab.bench.harness.compare``. ``size`` is ``"default"`` (the published
-configuration) or ``"tiny"`` (a seconds-long smoke run for tests).
+configuration) or ``"tiny"`` (a seconds-long smoke run for tests). Each family keeps its benchmarks in its
+``bench.py`` (``<family>/bench.py``), found by convention (``archlab.families``); they are listed in family
+order, each family's in the order its module defines them. This registry names no family.
 """
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from archlab.bench.harness import BenchResult
 from archlab.errors import UserError
+from archlab.families import family_modules
 
-# Modules whose import registers benchmarks, in report order.
-MODULES = ("archlab.transformer.bench", "archlab.ssm.bench", "archlab.moe.bench")
 SIZES = ("default", "tiny")
 DEVICES = ("cpu", "cuda")
 
@@ -45,9 +45,9 @@ def benchmark(name: str, *, description: str, target: float | None = None) -> Ca
 
 
 def all_benchmarks() -> list[Benchmark]:
-    for module in MODULES:
-        importlib.import_module(module)
-    return list(_REGISTRY.values())
+    """Every registered benchmark, each family's ``bench`` module imported (which registers its benchmarks)."""
+    rank = {module.__name__: i for i, module in enumerate(family_modules("bench").values())}
+    return sorted(_REGISTRY.values(), key=lambda b: rank.get(b.fn.__module__, len(rank)))
 
 
 def get_benchmark(name: str) -> Benchmark:

@@ -3,17 +3,10 @@
 from __future__ import annotations
 
 import importlib
-import importlib.util
-import pkgutil
 from typing import Callable
 
-import archlab
-
+from archlab.families import families_with
 from archlab.lab.claim import Claim, Evidence, Scale, validate_claim_id
-
-# The atlas shows families in this order; a family not listed here follows, alphabetically.
-FAMILY_ORDER = ("transformer", "moe", "ssm", "rnn", "diffusion", "vit", "cnn", "gnn", "vae", "gan", "multimodal",
-                "reward")
 
 _REGISTRY: dict[str, Claim] = {}
 
@@ -33,11 +26,8 @@ def claim(claim_id: str, *, statement: str, source: str, rule: str, threads: int
 
 
 def families() -> list[str]:
-    """The packages of archlab that have a ``claims`` module, in atlas order."""
-    found = [info.name for info in pkgutil.iter_modules(archlab.__path__)
-             if info.ispkg and importlib.util.find_spec(f"archlab.{info.name}.claims") is not None]
-    rank = {name: i for i, name in enumerate(FAMILY_ORDER)}
-    return sorted(found, key=lambda name: (rank.get(name, len(rank)), name))
+    """The families that have a ``claims`` module, in atlas order (``archlab.families.FAMILY_ORDER``)."""
+    return families_with("claims")
 
 
 def load_all() -> None:

@@ -18,9 +18,5 @@ def lm_recipe(arch: str) -> LMRecipe:
     return LMRecipe(arch, DecoderLM, PRESETS[arch])
 
 
-def gpt2_recipe() -> LMRecipe:
-    return lm_recipe("gpt2")
-
-
-def llama_recipe() -> LMRecipe:
-    return lm_recipe("llama")
+# The family's training targets (``archlab.train.recipe``): {target: {arch: recipe}}.
+RECIPES = {"lm": {arch: lm_recipe(arch) for arch in PRESETS}}
