@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from archlab.train.config import OptimConfig, RunConfig, TrainConfig
-from archlab.train.task import LossOutput, Player, Task
+from archlab.train.task import LossOutput, Player, Task, split_batch
 
 
 class SimulatedKill(BaseException):
@@ -151,3 +151,77 @@ class LoggingToyTask(ToyTask):
         self.events.append(("after_step", step))
         super().after_step(step)
 
+
+
+class GraphModel(nn.Module):
+    """One round of mean aggregation over in-edges, then a linear read-out per node."""
+
+    def __init__(self, features: int = 4) -> None:
+        super().__init__()
+        self.message = nn.Linear(features, 8)
+        self.update = nn.Linear(features + 8, 1)
+
+    def forward(self, x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
+        source, target = edge_index  # (E,) each
+        summed = torch.zeros(x.shape[0], 8).index_add_(0, target, torch.tanh(self.message(x))[source])  # (N, 8)
+        degree = torch.bincount(target, minlength=x.shape[0]).clamp_min(1).unsqueeze(-1)  # (N, 1)
+        return self.update(torch.cat([x, summed / degree], dim=-1)).squeeze(-1)  # (N,)
+
+
+class GraphTask(Task):
+    """Node regression on one random graph: the batch of step s is the whole graph (node features ``x`` (N, F),
+    ``edge_index`` (2, E), targets ``y`` (N,)) and the step's seed nodes ``seeds`` (S,); the loss is the mean
+    over the seeds. ``batch_size`` counts seeds; ``split`` cuts the seeds, every piece keeps the whole graph."""
+
+    def __init__(self, *, seed: int = 0, nodes: int = 30, edges: int = 90, seeds_per_step: int = 10) -> None:
+        self.model = GraphModel()
+        g = torch.Generator().manual_seed(seed)
+        self.x = torch.randn(nodes, 4, generator=g)
+        self.edge_index = torch.randint(0, nodes, (2, edges), generator=g)
+        self.y = torch.sin(self.x.sum(-1))
+        self.seed, self.nodes, self.seeds_per_step = seed, nodes, seeds_per_step
+
+    def train_batch(self, step: int, substep: int = 0) -> dict:
+        g = torch.Generator().manual_seed(1000 * self.seed + step)
+        seeds = torch.randperm(self.nodes, generator=g)[: self.seeds_per_step]
+        return {"x": self.x, "edge_index": self.edge_index, "y": self.y, "seeds": seeds}
+
+    def batch_size(self, batch: dict) -> int:
+        return batch["seeds"].shape[0]
+
+    def split(self, batch: dict, parts: int) -> list[dict]:
+        return [{**batch, "seeds": piece} for piece in split_batch(batch["seeds"], parts)]
+
+    def loss(self, batch: dict, player: str) -> torch.Tensor:
+        seeds = batch["seeds"]
+        return (self.model(batch["x"], batch["edge_index"])[seeds] - batch["y"][seeds]).pow(2).mean()
+
+
+class CriticTask(TwoPlayerTask):
+    """TwoPlayerTask as a WGAN: the critic (SGD, Nesterov momentum, linear decay) takes 3 updates per
+    generator update (Adam, constant rate), each on the batch of (seed, step, substep); ``calls`` records them."""
+
+    def __init__(self, seed: int = 0, crash_at_step: int | None = None) -> None:
+        super().__init__(seed)
+        self.crash_at_step = crash_at_step
+        self.calls: list[tuple[int, int]] = []
+
+    def players(self):
+        return [Player("discriminator", self.model.discriminator,
+                       OptimConfig(name="sgd", lr=5e-2, momentum=0.9, nesterov=True, schedule="linear",
+                                   warmup_steps=0, weight_decay=0.0), steps_per_step=3),
+                Player("generator", self.model.generator,
+                       OptimConfig(name="adam", lr=5e-3, schedule="constant", warmup_steps=1))]
+
+    def train_batch(self, step: int, substep: int = 0):
+        if self.crash_at_step is not None and step + 1 == self.crash_at_step:
+            raise SimulatedKill(f"killed at step {step + 1}")
+        self.calls.append((step, substep))
+        g = torch.Generator().manual_seed(self.seed * 100_000 + step * 10 + substep)
+        return {"noise": torch.randn(8, 2, generator=g), "real": torch.randn(8, 2, generator=g) + 3}
+
+    def loss(self, batch, player: str) -> torch.Tensor:
+        fake = self.model.generator(batch["noise"])
+        if player == "discriminator":
+            return self.model.discriminator(fake.detach()).mean() - self.model.discriminator(batch["real"]).mean()
+        return -self.model.discriminator(fake).mean()

@@ -8,6 +8,11 @@ its hidden states and keeps the auxiliary loss, which the model sums over blocks
 cross-entropy: ``LMOutput.loss = CE + aux_loss``. ``moe_every=0`` gives the dense model of the same shape.
 
 Initialisation as GPT-2 / Llama: N(0, 0.02) weights, output projections N(0, 0.02 / sqrt(2 n_layers)).
+
+Decoding: ``init_state(batch)`` allocates one KV cache per block; ``step(tokens, state)`` consumes one token per
+sequence; ``generate`` is ``core.lm``'s. A token's route depends on that token alone for the token-choice routers
+without a capacity (the default, dropless), so step-by-step logits equal the full forward's; with a capacity
+or expert-choice routing, tokens compete for experts within a forward and a cached decode routes differently.
 """
 
 from __future__ import annotations
@@ -18,10 +23,10 @@ from typing import Literal
 import torch
 from torch import nn
 
-from archlab.core.attention import MultiHeadAttention
+from archlab.core.attention import KVCache, MultiHeadAttention
 from archlab.core.block import Block
 from archlab.core.io import PretrainedMixin
-from archlab.core.losses import cross_entropy
+from archlab.core.lm import GenerationMixin, next_token_loss
 from archlab.core.mlp import SwiGLU
 from archlab.core.norm import RMSNorm
 from archlab.core.outputs import LMOutput
@@ -110,7 +115,18 @@ class MoEFeedForward(nn.Module):
         return self.last.hidden
 
 
-class MoELM(PretrainedMixin, nn.Module):
+@dataclass
+class MoELMState:
+    """Decoding state: one KV cache per block."""
+
+    caches: list[KVCache]
+
+    @property
+    def position(self) -> int:
+        return self.caches[0].length
+
+
+class MoELM(GenerationMixin, PretrainedMixin, nn.Module):
     """MoE decoder-only LM: ids (B, L) -> ``LMOutput(logits (B, L, V), loss, aux_loss)``."""
 
     config_class = MoELMConfig
@@ -153,6 +169,12 @@ class MoELM(PretrainedMixin, nn.Module):
     def moe_layers(self) -> list[MoELayer]:
         return [b.feed_forward.moe for b in self.blocks if isinstance(b.feed_forward, MoEFeedForward)]
 
+    def router_stats(self) -> dict[str, torch.Tensor]:
+        """Of the last forward: max over mean expert load (1 is even), averaged over the MoE layers."""
+        loads = [b.feed_forward.last.router_stats.load.float() for b in self.blocks
+                 if isinstance(b.feed_forward, MoEFeedForward)]  # (K,) each
+        return {"max_over_mean_load": torch.stack([load.max() / load.mean() for load in loads]).mean()} if loads else {}
+
     def num_parameters(self, *, active: bool = False) -> int:
         """Parameter count (tied weights once); ``active=True``: those one token uses (top_k of K experts)."""
         total = sum(p.numel() for p in self.parameters())
@@ -163,40 +185,39 @@ class MoELM(PretrainedMixin, nn.Module):
                 total -= (layer.n_experts - active_experts) * per_expert
         return total
 
-    def forward(self, input_ids: torch.Tensor, labels: torch.Tensor | None = None) -> LMOutput:
-        """Logits for ``input_ids`` (B, L); with ``labels`` (B, L) (-100 ignored), ``loss = CE + aux_loss``."""
-        check_token_ids(input_ids, vocab_size=self.config.vocab_size, max_len=self.config.max_seq_len)
-        positions = torch.arange(input_ids.shape[1], device=input_ids.device)
+    def check_ids(self, input_ids: torch.Tensor, *, past: int = 0) -> None:
+        """ValueError unless ``input_ids`` is (B, L) of valid ids that fit after ``past`` positions."""
+        check_token_ids(input_ids, vocab_size=self.config.vocab_size, max_len=self.config.max_seq_len, past=past)
+
+    def forward(self, input_ids: torch.Tensor, labels: torch.Tensor | None = None, *,
+                state: MoELMState | None = None) -> LMOutput:
+        """Logits for ``input_ids`` (B, L); with ``labels`` (B, L) (-100 ignored), ``loss = CE + aux_loss``; with
+        ``state`` the tokens continue the cached sequence and the caches are extended."""
+        past = state.position if state is not None else 0
+        self.check_ids(input_ids, past=past)
+        positions = torch.arange(past, past + input_ids.shape[1], device=input_ids.device)
         h = self.tok_emb(input_ids)  # (B, L, D)
-        for block in self.blocks:
-            h = block(h, positions=positions)
+        for i, block in enumerate(self.blocks):
+            h = block(h, positions=positions, cache=state.caches[i] if state is not None else None)
         logits = self.lm_head(self.norm_f(h))  # (B, L, V)
         aux = sum((b.feed_forward.last.aux_loss for b in self.blocks if isinstance(b.feed_forward, MoEFeedForward)),
                   logits.new_zeros((), dtype=torch.float32))
         loss = None
         if labels is not None:
-            loss = cross_entropy(logits.flatten(0, 1).float(), labels.flatten()) + aux  # (B*L, V), (B*L,)
-        return LMOutput(logits=logits, loss=loss, aux_loss=aux)
+            loss = next_token_loss(logits, labels) + aux
+        return LMOutput(logits=logits, loss=loss, aux_loss=aux, stats=self.router_stats())
 
-    @torch.no_grad()
-    def generate(self, input_ids: torch.Tensor, max_new_tokens: int, *, temperature: float = 1.0,
-                 top_k: int | None = None, top_p: float | None = None,
-                 generator: torch.Generator | None = None) -> torch.Tensor:
-        """Continue ``input_ids`` (B, L) by ``max_new_tokens`` sampled tokens, recomputing the prefix each step."""
-        if max_new_tokens < 0:
-            raise ValueError(f"max_new_tokens={max_new_tokens} must be >= 0")
-        if top_p is not None:
-            raise ValueError("top_p sampling is not supported by MoELM.generate; use top_k or temperature")
-        out = input_ids
-        for _ in range(max_new_tokens):
-            logits = self.forward(out[:, -self.config.max_seq_len:]).logits[:, -1].float()  # (B, V)
-            if temperature == 0:
-                token = logits.argmax(-1)
-            else:
-                logits = logits / temperature
-                if top_k is not None:
-                    kth = logits.topk(min(top_k, logits.shape[-1]), dim=-1).values[:, -1:]
-                    logits = logits.masked_fill(logits < kth, float("-inf"))
-                token = torch.multinomial(torch.softmax(logits, -1), 1, generator=generator)[:, 0]
-            out = torch.cat((out, token[:, None]), dim=1)
-        return out
+    def init_state(self, batch: int, *, max_len: int | None = None) -> MoELMState:
+        """Empty KV caches for ``batch`` sequences of up to ``max_len`` (default ``max_seq_len``) tokens."""
+        c = self.config
+        param = self.tok_emb.weight
+        return MoELMState(caches=[
+            KVCache(batch=batch, n_kv_heads=block.mixer.n_kv_heads, head_dim=c.attention_head_dim,
+                    max_len=max_len or c.max_seq_len, dtype=param.dtype, device=param.device)
+            for block in self.blocks])
+
+    def step(self, tokens: torch.Tensor, state: MoELMState) -> tuple[torch.Tensor, MoELMState]:
+        """Consume one token per sequence, ``tokens`` (B,); return next-token logits (B, V) and the state."""
+        if tokens.dim() != 1:
+            raise ValueError(f"step takes one token per sequence, shape (batch,), got {tuple(tokens.shape)}")
+        return self.forward(tokens[:, None], state=state).logits[:, -1], state  # (B, 1, V) -> (B, V)

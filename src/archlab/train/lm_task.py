@@ -26,7 +26,7 @@ from archlab.data.text import BYTE_VOCAB_SIZE, decode_bytes, encode_bytes, stdli
 from archlab.data.tokens import TokenDataset
 from archlab.errors import UserError
 from archlab.train.config import OptimConfig, RunConfig, TrainConfig
-from archlab.train.task import Task
+from archlab.train.task import LossOutput, Task
 
 
 @dataclass
@@ -72,16 +72,24 @@ class LMTask(Task):
     def train_batch(self, step: int) -> tuple[Tensor, Tensor]:
         return self.data.get_batch("train", step, batch_size=self.batch_size, context=self.context, seed=self.seed)
 
-    def loss(self, batch: tuple[Tensor, Tensor], player: str) -> Tensor:
+    def loss(self, batch: tuple[Tensor, Tensor], player: str) -> LossOutput:
+        """The model's loss, logging what its output reports beside it: ``aux_loss`` (already in the loss) with
+        the cross-entropy ``ce`` without it, and every entry of ``stats``."""
         inputs, targets = batch
-        return self.model(inputs, labels=targets).loss
+        out = self.model(inputs, labels=targets)
+        logs = {}
+        aux = getattr(out, "aux_loss", None)
+        if aux is not None:
+            logs.update(ce=out.loss.detach() - aux.detach(), aux_loss=aux)
+        logs.update(getattr(out, "stats", None) or {})
+        return LossOutput(out.loss, logs)
 
     def eval_batches(self) -> Iterator[tuple[Tensor, Tensor]]:
         return self.data.eval_batches("val", batch_size=self.batch_size, context=self.context,
                                       max_batches=self.n_eval_batches)
 
     def evaluate(self, batch: tuple[Tensor, Tensor]) -> dict[str, Tensor]:
-        loss = self.loss(batch, "model").float()
+        loss = self.loss(batch, "model").loss.float()
         return {"val_loss": loss, "val_bpb": loss / math.log(2)}
 
     def batch_tokens(self, batch: tuple[Tensor, Tensor]) -> int:
@@ -141,9 +149,10 @@ class LMRecipe:
     def add_sample_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--prompt", required=True, metavar="TEXT", help="the text the model continues")
         parser.add_argument("--tokens", type=int, default=200, metavar="N", help="bytes to generate (default: 200)")
-        parser.add_argument("--temperature", type=float, default=0.8)
-        parser.add_argument("--top-k", type=int, default=None, metavar="K")
-        parser.add_argument("--top-p", type=float, default=None, metavar="P")
+        parser.add_argument("--temperature", type=float, default=0.8, metavar="T", help="(default: 0.8)")
+        parser.add_argument("--top-k", type=int, default=None, metavar="K", help="keep the K likeliest bytes")
+        parser.add_argument("--top-p", type=float, default=None, metavar="P",
+                            help="keep the likeliest bytes up to probability P (nucleus sampling)")
 
     def sample(self, model: torch.nn.Module, args: argparse.Namespace) -> str:
         """The prompt and its continuation by ``model``, for ``archlab sample lm``."""
