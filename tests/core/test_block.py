@@ -1,5 +1,6 @@
 """The pre-norm residual block."""
 
+import pytest
 import torch
 from torch import nn
 
@@ -77,3 +78,37 @@ def test_norm_position_must_be_pre_or_post():
 
     with pytest.raises(ValueError, match="norm_position='middle' is not one of 'pre', 'post'"):
         Block(d_model=4, mixer=Scale(1.0), feed_forward=None, norm_position="middle")
+
+
+class CumulativeSum(nn.Module):
+    """A recurrent mixer: y_t = a * sum_{s<=t} x_s, with the running sum as its state."""
+
+    def __init__(self, d_model: int) -> None:
+        super().__init__()
+        self.a = nn.Parameter(torch.linspace(0.5, 1.5, d_model))
+
+    def forward(self, x):
+        return self.a * x.cumsum(dim=1)  # (B, L, D)
+
+    def step(self, x, state):
+        state = state + x  # (B, D)
+        return self.a * state, state
+
+
+def test_step_equals_forward_position_by_position():
+    torch.manual_seed(0)
+    block = Block(d_model=6, mixer=CumulativeSum(6), feed_forward=MLP(d_model=6, d_hidden=12)).double()
+    x = randn(2, 5, 6)
+    state = torch.zeros(2, 6, dtype=torch.float64)
+    steps = []
+    for t in range(5):
+        y, state = block.step(x[:, t], state)
+        steps.append(y)
+    torch.testing.assert_close(torch.stack(steps, dim=1), block(x))
+    torch.testing.assert_close(state, block.norm1(x).sum(dim=1))  # the mixer's state: the sum of its inputs
+
+
+def test_step_needs_pre_norm():
+    block = Block(d_model=6, mixer=CumulativeSum(6), feed_forward=None, norm_position="post")
+    with pytest.raises(ValueError, match="step needs norm_position='pre', got 'post'"):
+        block.step(torch.zeros(1, 6), torch.zeros(1, 6))

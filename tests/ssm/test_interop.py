@@ -26,7 +26,7 @@ def test_mamba_model_last_hidden_state(kw):
     assert isinstance(ours, MambaBackbone)
     x = torch.randint(0, 50, (2, 13), generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
-        torch.testing.assert_close(ours(x), hf(x).last_hidden_state, atol=1e-4, rtol=1e-4)
+        torch.testing.assert_close(ours(x).last_hidden_state, hf(x).last_hidden_state, atol=1e-4, rtol=1e-4)
 
 
 @pytest.mark.parametrize("kw", CONFIGS)

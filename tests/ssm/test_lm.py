@@ -1,25 +1,29 @@
 """Mamba and hybrid language models: config rules, layer layout, step vs forward, save/load, generation,
 a short training run."""
 
+import json
+
 import pytest
 import torch
 
 from archlab.core.attention import KVCache, MultiHeadAttention
 from archlab.core.io import load_pretrained
-from archlab.ssm.lm import ConvAttention, HybridLM, HybridLMConfig, MambaLM, MambaLMConfig
+from archlab.ssm.lm import ConvAttention, MambaLM, MambaLMConfig, interleaved_layers
 from archlab.ssm.mamba import MambaMixer, MambaState
 
 
-def mamba(seed=0, **kw) -> MambaLM:
+def mamba(seed=0, n_layers=2, **kw) -> MambaLM:
     torch.manual_seed(seed)
-    return MambaLM(MambaLMConfig(**{**dict(vocab_size=32, d_model=16, n_layers=2, d_state=4), **kw})).eval()
+    args = dict(vocab_size=32, d_model=16, layers=("mamba",) * n_layers, d_state=4)
+    return MambaLM(MambaLMConfig(**{**args, **kw})).eval()
 
 
-def hybrid(seed=0, **kw) -> HybridLM:
+def hybrid(seed=0, n_layers=4, attn_every=2, attn_offset=1, **kw) -> MambaLM:
+    """Mamba and attention alternating, SwiGLU feed-forwards (the hybrid's usual layout, Jamba-style)."""
     torch.manual_seed(seed)
-    args = dict(vocab_size=32, d_model=16, n_layers=4, d_state=4, n_heads=2, attn_every=2, attn_offset=1,
-                max_seq_len=32)
-    return HybridLM(HybridLMConfig(**{**args, **kw})).eval()
+    layers = interleaved_layers(n_layers, attention_every=attn_every, attention_offset=attn_offset)
+    args = dict(vocab_size=32, d_model=16, layers=layers, d_state=4, n_heads=2, mlp="swiglu", max_seq_len=32)
+    return MambaLM(MambaLMConfig(**{**args, **kw})).eval()
 
 
 def ids(b=2, length=12, seed=1):
@@ -28,47 +32,53 @@ def ids(b=2, length=12, seed=1):
 
 @pytest.mark.parametrize("overrides, message", [
     (dict(vocab_size=0), "vocab_size=0 must be >= 1"),
-    (dict(n_layers=0), "n_layers=0 must be >= 1"),
+    (dict(layers=()), r"layers=\(\) must name at least one layer"),
+    (dict(layers=("mamba", "lstm")), r"layers\[1\]='lstm' is not one of mamba, attention"),
     (dict(d_state=0), "d_state=0 must be >= 1"),
     (dict(dt_rank=0), "dt_rank=0 must be >= 1"),
     (dict(mlp="gelu"), "mlp='gelu' is not one of none, swiglu"),
     (dict(scan="cuda"), "scan='cuda' is not one of fast, ref"),
     (dict(dt_min=0.5, dt_max=0.1), "dt_min=0.5 and dt_max=0.1 must satisfy"),
     (dict(norm_eps=0.0), "norm_eps=0.0 must be > 0"),
+    (dict(position="alibi"), "position='alibi' is not one of none, rope, sincos"),
+    (dict(max_seq_len=0), "max_seq_len=0 must be >= 1"),
+    (dict(attn_conv=-1), "attn_conv=-1 must be >= 0"),
+    (dict(layers=("attention",), max_seq_len=None), "max_seq_len=None: attention layers need a bound"),
+    (dict(layers=("attention",), max_seq_len=8, d_model=30, n_heads=4), "d_model=30 must be divisible by n_heads=4"),
+    (dict(layers=("attention",), max_seq_len=8, d_model=12, n_heads=4, position="rope"),
+     "head_dim=3 .* must be even"),
 ])
-def test_mamba_config_rules(overrides, message):
+def test_config_rules(overrides, message):
     with pytest.raises(ValueError, match=message):
         MambaLMConfig(**overrides)
 
 
-@pytest.mark.parametrize("overrides, message", [
-    (dict(attn_every=0), "attn_every=0 must be >= 1"),
-    (dict(attn_every=4, attn_offset=4), r"attn_offset=4 must be in \[0, attn_every=4\)"),
-    (dict(d_model=30, n_heads=4), "d_model=30 must be divisible by n_heads=4"),
-    (dict(position="alibi"), "position='alibi' is not one of none, rope, sincos"),
-    (dict(d_model=12, n_heads=4, position="rope"), "head_dim=3 .* must be even"),
-    (dict(max_seq_len=0), "max_seq_len=0 must be >= 1"),
-    (dict(attn_conv=-1), "attn_conv=-1 must be >= 0"),
+def test_attention_rules_apply_only_with_attention_layers():
+    config = MambaLMConfig(d_model=30, n_heads=4)  # pure Mamba: n_heads is unused, and no length bound
+    assert config.n_layers == 4 and config.max_seq_len is None
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(n_layers=4, attention_every=0), "attention_every=0 must be >= 1"),
+    (dict(n_layers=4, attention_every=4, attention_offset=4),
+     r"attention_offset=4 must be in \[0, attention_every=4\)"),
 ])
-def test_hybrid_config_rules(overrides, message):
+def test_interleaved_layers_rules(kwargs, message):
     with pytest.raises(ValueError, match=message):
-        HybridLMConfig(**overrides)
-
-
-def test_model_rejects_the_other_config():
-    with pytest.raises(ValueError, match="MambaLM takes a MambaLMConfig, got HybridLMConfig"):
-        MambaLM(HybridLMConfig())
+        interleaved_layers(**kwargs)
 
 
 def test_hybrid_layout_is_jamba_style():
-    assert HybridLMConfig().layer_kinds == ["mamba"] * 4 + ["attention"] + ["mamba"] * 3  # 1 in 8, offset 4
-    assert HybridLMConfig(n_layers=16).layer_kinds.count("attention") == 2
-    assert HybridLMConfig(n_layers=3, attn_every=1, attn_offset=0).layer_kinds == ["attention"] * 3
+    jamba = interleaved_layers(8, attention_every=8, attention_offset=4)
+    assert jamba == ("mamba",) * 4 + ("attention",) + ("mamba",) * 3  # 1 in 8, offset 4
+    assert interleaved_layers(16, attention_every=8, attention_offset=4).count("attention") == 2
+    assert interleaved_layers(3, attention_every=1) == ("attention",) * 3
+    assert MambaLMConfig(layers=["mamba", "attention"], max_seq_len=8).layers == ("mamba", "attention")  # a list
     model = hybrid()
     kinds = [type(b.mixer) for b in model.backbone.blocks]
     assert kinds == [MambaMixer, MultiHeadAttention, MambaMixer, MultiHeadAttention]
-    assert all(b.feed_forward is not None for b in model.backbone.blocks)  # SwiGLU by default
-    assert all(b.feed_forward is None for b in mamba().backbone.blocks)  # Mamba: no MLP
+    assert all(b.feed_forward is not None for b in model.backbone.blocks)
+    assert all(b.feed_forward is None for b in mamba().backbone.blocks)  # Mamba: no MLP by default
 
 
 def test_pinned_parameter_count():
@@ -78,11 +88,21 @@ def test_pinned_parameter_count():
     assert mamba().num_parameters() == 32 * 16 + 2 * (16 + mixer) + 16
 
 
+def test_pinned_parameter_count_of_the_hybrid():
+    # Mamba layers as above; attention layer: norm 16 + qkv 16*48 + o 16*16; SwiGLU (width 64, 8/3 * 16 rounded
+    # up to 32) 3 * 16*64 with its norm 16 in every layer
+    mixer = 16 * 64 + 32 * 4 + 32 + 32 * 9 + 32 + 32 + 32 * 4 + 32 + 32 * 16
+    attention = 16 * 48 + 16 * 16
+    swiglu = 16 + 3 * 16 * 64
+    expected = 32 * 16 + 2 * (16 + mixer) + 2 * (16 + attention) + 4 * swiglu + 16
+    assert hybrid().num_parameters() == expected
+
+
 def test_residual_projections_are_rescaled():
     torch.manual_seed(0)
-    one = MambaLM(MambaLMConfig(d_model=64, n_layers=1)).backbone.blocks[0].mixer.out_proj.weight.std()
+    one = MambaLM(MambaLMConfig(d_model=64, layers=("mamba",))).backbone.blocks[0].mixer.out_proj.weight.std()
     torch.manual_seed(0)
-    many = MambaLM(MambaLMConfig(d_model=64, n_layers=16)).backbone.blocks[0].mixer.out_proj.weight.std()
+    many = MambaLM(MambaLMConfig(d_model=64, layers=("mamba",) * 16)).backbone.blocks[0].mixer.out_proj.weight.std()
     assert float(one.detach() / many.detach()) == pytest.approx(4.0, rel=0.05)  # 1 / sqrt(n_layers)
 
 

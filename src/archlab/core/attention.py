@@ -239,3 +239,8 @@ class MultiHeadAttention(nn.Module):
         b, _, length, _ = out.shape
         out = out.transpose(1, 2).reshape(b, length, self.n_heads * self.head_dim)  # (B, H, L, Dh) -> (B, L, H*Dh)
         return self.o_proj(out)
+
+    def step(self, x: torch.Tensor, cache: KVCache) -> tuple[torch.Tensor, KVCache]:
+        """One position of self-attention, ``x`` (B, D) -> (B, D), at position ``cache.length``; its key and value
+        are appended to ``cache``, which is returned."""
+        return self.forward(x[:, None], cache=cache)[:, 0], cache  # (B, 1, D) -> (B, D)

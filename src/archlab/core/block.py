@@ -7,12 +7,16 @@
 
 The mixer is any module mapping (B, L, D) to (B, L, D) (attention, an SSM, a recurrence); the feed-forward is
 an MLP, SwiGLU, a mixture of experts, or ``None`` for mixer-only stacks.
+
+``step(x_t, state)`` runs one position (B, D) of a pre-norm block whose mixer has a decoding state
+(``mixer.step(x_t, state) -> (y_t, state)``: a recurrence's state, an attention layer's KV cache); over the same
+inputs it equals ``forward``.
 """
 
 from __future__ import annotations
 
 import torch
-from typing import Literal
+from typing import Any, Literal
 
 from torch import nn
 
@@ -54,3 +58,13 @@ class Block(nn.Module):
         if self.feed_forward is not None:
             x = x + self.dropout(self.feed_forward(self.norm2(x)))
         return x
+
+    def step(self, x: torch.Tensor, state: Any) -> tuple[torch.Tensor, Any]:
+        """One position ``x`` (B, D) -> (B, D), the mixer stepping ``state``; returns the output and the state."""
+        if self.norm_position != "pre":
+            raise ValueError(f"step needs norm_position='pre', got {self.norm_position!r}")
+        y, state = self.mixer.step(self.norm1(x), state)  # (B, D)
+        x = x + self.dropout(y)
+        if self.feed_forward is not None:
+            x = x + self.dropout(self.feed_forward(self.norm2(x)))
+        return x, state

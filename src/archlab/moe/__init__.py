@@ -1,5 +1,7 @@
 """Mixture of experts: routers, balancing losses, capacity, grouped dispatch, expert parallelism, an MoE LM."""
 
 from archlab.moe.layer import MoELayer, MoEOutput, RouterStats, expert_capacity
+from archlab.moe.lm import MoEFeedForward, MoELM, MoELMConfig, MoELMState
 
-__all__ = ["MoELayer", "MoEOutput", "RouterStats", "expert_capacity"]
+__all__ = ["MoEFeedForward", "MoELM", "MoELMConfig", "MoELMState", "MoELayer", "MoEOutput", "RouterStats",
+           "expert_capacity"]

@@ -3,10 +3,10 @@ Zaremba et al. 2014 for the multi-layer LSTM with dropout between layers).
 
 ``forward(ids, labels, state=...)`` runs a chunk of tokens; given a ``RecurrentState`` it starts from it and
 advances it to the chunk's end in place (as the transformer's KV cache is extended), which is what truncated
-backpropagation through time carries from one chunk to the next (``archlab.rnn.tbptt``). ``init_state(batch)``
-is the zero state and ``step(tokens, state)`` consumes one token per sequence; over the same tokens,
-step-by-step logits equal the full forward's. The head is tied to the embedding when ``d_model`` equals
-``hidden_size`` and ``tie_embeddings`` is set (Press and Wolf 2017; Inan et al. 2017).
+backpropagation through time carries from one chunk to the next (``archlab.rnn.tbptt``). ``init_state(batch)`` is
+the zero state and ``step(tokens, state)`` consumes one token per sequence; over the same tokens, step-by-step
+logits equal the full forward's; ``generate`` is ``core.lm``'s. The head is tied to the embedding when
+``d_model`` equals ``hidden_size`` and ``tie_embeddings`` is set (Press and Wolf 2017; Inan et al. 2017).
 """
 
 from __future__ import annotations
@@ -18,10 +18,9 @@ import torch
 from torch import nn
 
 from archlab.core.io import PretrainedMixin
-from archlab.core.losses import cross_entropy
+from archlab.core.lm import GenerationMixin, next_token_loss
 from archlab.core.outputs import LMOutput
 from archlab.core.tokens import check_token_ids
-from archlab.core.sampling import sample_next_token
 from archlab.core.validation import check_at_least, check_choices
 from archlab.rnn.layers import LayerState, RecurrentLayer
 
@@ -85,7 +84,7 @@ class RecurrentState:
         return self
 
 
-class RNNLM(PretrainedMixin, nn.Module):
+class RNNLM(GenerationMixin, PretrainedMixin, nn.Module):
     """Recurrent LM: ids (B, L) -> ``LMOutput(logits (B, L, V), loss)``."""
 
     config_class = RNNLMConfig
@@ -107,14 +106,15 @@ class RNNLM(PretrainedMixin, nn.Module):
         """Parameter count, tied weights once."""
         return sum(p.numel() for p in self.parameters())
 
-    def _check_ids(self, input_ids: torch.Tensor) -> None:
+    def check_ids(self, input_ids: torch.Tensor, *, past: int = 0) -> None:
+        """ValueError unless ``input_ids`` is (B, L) of valid ids (of any length: the state does not grow)."""
         check_token_ids(input_ids, vocab_size=self.config.vocab_size)
 
     def forward(self, input_ids: torch.Tensor, labels: Optional[torch.Tensor] = None, *,
                 state: Optional[RecurrentState] = None) -> LMOutput:
         """Logits for ``input_ids`` (B, L); ``labels`` (B, L) are the targets (-100 ignored); with ``state``,
         the chunk continues from it and ``state`` is advanced to the chunk's end."""
-        self._check_ids(input_ids)
+        self.check_ids(input_ids)
         x = self.drop(self.embedding(input_ids))  # (B, L, D)
         out, final = self.rnn(x, None if state is None else state.layer_state)  # (B, L, H)
         if state is not None:
@@ -122,11 +122,11 @@ class RNNLM(PretrainedMixin, nn.Module):
         logits = self.lm_head(self.drop(out))  # (B, L, V)
         loss = None
         if labels is not None:
-            loss = cross_entropy(logits.flatten(0, 1).float(), labels.flatten())  # (B*L, V), (B*L,)
+            loss = next_token_loss(logits, labels)
         return LMOutput(logits=logits, loss=loss)
 
-    def init_state(self, batch: int) -> RecurrentState:
-        """The zero state for ``batch`` sequences."""
+    def init_state(self, batch: int, *, max_len: Optional[int] = None) -> RecurrentState:
+        """The zero state for ``batch`` sequences (of any length: ``max_len`` is accepted and unused)."""
         state = RecurrentState(h=torch.empty(0))
         state.update(self.rnn.init_state(batch))
         return state
@@ -135,25 +135,7 @@ class RNNLM(PretrainedMixin, nn.Module):
         """Consume one token per sequence, ``tokens`` (B,); return next-token logits (B, V) and the state."""
         if tokens.dim() != 1:
             raise ValueError(f"step takes one token per sequence, shape (batch,), got {tuple(tokens.shape)}")
-        self._check_ids(tokens[:, None])
+        self.check_ids(tokens[:, None])
         y, final = self.rnn.step(self.drop(self.embedding(tokens)), state.layer_state)  # (B, H)
         state.update(final)
         return self.lm_head(self.drop(y)), state
-
-    @torch.no_grad()
-    def generate(self, input_ids: torch.Tensor, max_new_tokens: int, *, temperature: float = 1.0,
-                 top_k: Optional[int] = None, top_p: Optional[float] = None,
-                 generator: Optional[torch.Generator] = None) -> torch.Tensor:
-        """Continue ``input_ids`` (B, L) by ``max_new_tokens``: (B, L + max_new_tokens)."""
-        if max_new_tokens < 0:
-            raise ValueError(f"max_new_tokens={max_new_tokens} must be >= 0")
-        self._check_ids(input_ids)
-        state = self.init_state(input_ids.shape[0])
-        logits = self.forward(input_ids, state=state).logits[:, -1]  # (B, V)
-        tokens = [input_ids]
-        for i in range(max_new_tokens):
-            token = sample_next_token(logits, temperature=temperature, top_k=top_k, top_p=top_p, generator=generator)
-            tokens.append(token[:, None])
-            if i + 1 < max_new_tokens:
-                logits, state = self.step(token, state)
-        return torch.cat(tokens, dim=1)  # (B, L + max_new_tokens)

@@ -40,7 +40,8 @@ def config_from_hf(hf_config: Any) -> MambaLMConfig:
     if hf_config.hidden_act != "silu":
         raise ValueError(f"hidden_act={hf_config.hidden_act!r} is not supported; the Mamba block uses 'silu'")
     return MambaLMConfig(
-        vocab_size=hf_config.vocab_size, d_model=hf_config.hidden_size, n_layers=hf_config.num_hidden_layers,
+        vocab_size=hf_config.vocab_size, d_model=hf_config.hidden_size,
+        layers=("mamba",) * hf_config.num_hidden_layers,
         d_state=hf_config.state_size, d_conv=hf_config.conv_kernel, expand=hf_config.expand,
         dt_rank=int(hf_config.time_step_rank), bias=hf_config.use_bias, conv_bias=hf_config.use_conv_bias,
         tie_embeddings=bool(getattr(hf_config, "tie_word_embeddings", True)), norm_eps=hf_config.layer_norm_epsilon,
@@ -63,7 +64,7 @@ def _load(model: torch.nn.Module, state: dict[str, torch.Tensor]) -> None:
 
 
 def from_hf_mamba_model(hf_model: Any) -> MambaBackbone:
-    """A transformers ``MambaModel`` as a ``MambaBackbone`` (returns its ``last_hidden_state``)."""
+    """A transformers ``MambaModel`` as a ``MambaBackbone`` (returns ``BaseModelOutput(last_hidden_state)``)."""
     config = config_from_hf(hf_model.config)
     model = MambaBackbone(config)
     _load(model, _backbone_state(hf_model.state_dict(), config.n_layers))

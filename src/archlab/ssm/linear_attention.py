@@ -15,8 +15,9 @@ for queries and keys of ``f`` features, ``phi(x) = [1, x / f^(1/4), vec(x x^T) /
 sets the recurrent state size, which is what the recall-gap claim varies (Based, Fig. 2).
 
 Training uses the equivalent causal quadratic form (exact, and fast at the lengths of the synthetic tasks);
-decoding (``state=``) runs the recurrence chunk by chunk. As in Based, a short causal depthwise convolution
-(``ConvAttention``, kernel ``conv_kernel``) sits in front of each linear-attention layer.
+decoding (``state=``, ``step``, ``generate`` from ``core.lm``) runs the recurrence chunk by chunk. As in Based, a
+short causal depthwise convolution (``ConvAttention``, kernel ``conv_kernel``) sits in front of each
+linear-attention layer.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from torch import nn
 
 from archlab.core.block import Block
 from archlab.core.io import PretrainedMixin
-from archlab.core.losses import cross_entropy
+from archlab.core.lm import GenerationMixin, next_token_loss
 from archlab.core.norm import RMSNorm
 from archlab.core.outputs import LMOutput
 from archlab.core.tokens import check_token_ids
@@ -137,7 +138,7 @@ class LinearAttentionLMState:
     layers: list[ConvAttentionState]
 
 
-class LinearAttentionLM(PretrainedMixin, nn.Module):
+class LinearAttentionLM(GenerationMixin, PretrainedMixin, nn.Module):
     """Embedding, blocks of short convolution + linear attention, RMSNorm, head: ids (B, L) -> ``LMOutput``."""
 
     config_class = LinearAttentionLMConfig
@@ -159,20 +160,25 @@ class LinearAttentionLM(PretrainedMixin, nn.Module):
         else:
             nn.init.normal_(self.lm_head.weight, std=c.init_std)
 
+    def check_ids(self, input_ids: torch.Tensor, *, past: int = 0) -> None:
+        """ValueError unless ``input_ids`` is (B, L) of valid ids (of any length: the state does not grow)."""
+        check_token_ids(input_ids, vocab_size=self.config.vocab_size)
+
     def forward(self, input_ids: torch.Tensor, labels: torch.Tensor | None = None, *,
                 state: LinearAttentionLMState | None = None) -> LMOutput:
         """Logits (B, L, V) for ``input_ids`` (B, L); ``labels`` (-100 ignored) give the loss; with ``state``
         the tokens continue the decoded sequence and the state is updated."""
-        check_token_ids(input_ids, vocab_size=self.config.vocab_size)
+        self.check_ids(input_ids)
         h = self.embedding(input_ids)  # (B, L, D)
         for i, block in enumerate(self.blocks):
             h = block(h, cache=None if state is None else state.layers[i])
         logits = self.lm_head(self.norm_f(h))  # (B, L, V)
-        loss = None if labels is None else cross_entropy(logits.flatten(0, 1), labels.flatten())
+        loss = None if labels is None else next_token_loss(logits, labels)
         return LMOutput(logits=logits, loss=loss)
 
-    def init_state(self, batch: int) -> LinearAttentionLMState:
-        """The empty decoding state: ``config.state_size`` numbers per layer and sequence, whatever the length."""
+    def init_state(self, batch: int, *, max_len: int | None = None) -> LinearAttentionLMState:
+        """The empty decoding state: ``config.state_size`` numbers per layer and sequence, whatever the length
+        (``max_len`` is accepted and unused)."""
         weight = self.embedding.weight
         layers = []
         for block in self.blocks:
@@ -186,4 +192,8 @@ class LinearAttentionLM(PretrainedMixin, nn.Module):
         """Consume one token per sequence, ``tokens`` (B,); return next-token logits (B, V) and the state."""
         if tokens.dim() != 1:
             raise ValueError(f"step takes one token per sequence, shape (batch,), got {tuple(tokens.shape)}")
-        return self.forward(tokens[:, None], state=state).logits[:, 0], state
+        self.check_ids(tokens[:, None])
+        h = self.embedding(tokens)  # (B, D)
+        for block, layer_state in zip(self.blocks, state.layers):
+            h, _ = block.step(h, layer_state)
+        return self.lm_head(self.norm_f(h)), state

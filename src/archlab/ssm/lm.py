@@ -1,15 +1,14 @@
-"""Mamba language models: the pure Mamba LM and a Jamba-style hybrid that interleaves attention blocks.
+"""The Mamba language model, pure or a Jamba-style hybrid that interleaves attention layers, from one config.
 
-- Mamba LM (Gu and Dao 2023, Sec. 3.4 and App. E.2): token embedding, ``n_layers`` pre-norm residual blocks
-  whose mixer is the Mamba block (``archlab.ssm.mamba``) and which have no MLP, a final RMSNorm and a head
-  tied to the embedding. This is the layout of mamba_ssm's ``MambaLMHeadModel`` and of Hugging Face's
-  ``MambaForCausalLM``.
-- Hybrid LM (Lieber et al. 2024, "Jamba"): the same stack in which layer ``i`` is an attention block when
-  ``i % attn_every == attn_offset`` (Jamba: one attention layer in eight, at offset 4), each layer optionally
-  followed by a feed-forward (Jamba: an MLP or MoE in every layer; here SwiGLU or none). Attention needs no
-  positional encoding because the Mamba layers carry order (Jamba Sec. 6.3); ``position`` can add RoPE or
-  absolute sinusoidal positions (Vaswani et al. 2017, embeddings scaled by sqrt(d_model)), the latter making
-  an all-attention model (``attn_every=1``) the absolute-position baseline of the length-extrapolation claim.
+- Mamba LM (Gu and Dao 2023, Sec. 3.4 and App. E.2): token embedding, pre-norm residual blocks whose mixer is
+  the Mamba block (``archlab.ssm.mamba``) and which have no MLP, a final RMSNorm and a head tied to the
+  embedding. This is the layout of mamba_ssm's ``MambaLMHeadModel`` and of Hugging Face's ``MambaForCausalLM``.
+- Hybrid (Lieber et al. 2024, "Jamba"): the same stack in which ``config.layers`` makes some layers attention
+  (Jamba: one in eight, at offset 4: ``interleaved_layers(8, attention_every=8, attention_offset=4)``), each
+  layer optionally followed by a feed-forward (Jamba: an MLP or MoE in every layer; here SwiGLU or none).
+  Attention needs no positional encoding because the Mamba layers carry order (Jamba Sec. 6.3); ``position``
+  can add RoPE or absolute sinusoidal positions (Vaswani et al. 2017, embeddings scaled by sqrt(d_model)), the
+  latter making an all-attention stack the absolute-position baseline of the length-extrapolation claim.
   ``attn_conv=K`` puts a short causal depthwise convolution (kernel K) in front of each attention layer, the
   Based recipe (Arora et al. 2024, Sec. 3; Zoology's BaseConv): each position sees its K - 1 predecessors, so
   a key-value pair is visible at the value's position and one attention layer can do associative recall.
@@ -19,7 +18,8 @@ mixer's own init, and every residual output projection divided by ``sqrt(n_resid
 (GPT-2's rescaled pre-norm residuals).
 
 Decoding: ``init_state(batch)`` holds one ``MambaState`` (constant size) or ``KVCache`` per layer;
-``step(tokens, state)`` consumes one token per sequence; ``forward(ids, state=...)`` consumes a chunk.
+``step(tokens, state)`` steps every block (``Block.step``); ``forward(ids, state=...)`` consumes a chunk;
+``generate`` is ``core.lm``'s.
 """
 
 from __future__ import annotations
@@ -35,26 +35,40 @@ from torch import nn
 from archlab.core.attention import KVCache, MultiHeadAttention
 from archlab.core.block import Block
 from archlab.core.io import PretrainedMixin
-from archlab.core.losses import cross_entropy
+from archlab.core.lm import GenerationMixin, next_token_loss
 from archlab.core.mlp import SwiGLU
 from archlab.core.norm import RMSNorm
-from archlab.core.outputs import LMOutput
-from archlab.core.tokens import check_token_ids
+from archlab.core.outputs import BaseModelOutput, LMOutput
 from archlab.core.positional import RotaryEmbedding, sincos_1d
-from archlab.core.sampling import sample_next_token
+from archlab.core.tokens import check_token_ids
 from archlab.core.validation import (check_at_least, check_choices, check_divisible, check_optional_at_least,
                                      check_positive)
 from archlab.ssm.mamba import MambaMixer, MambaState
 
+LAYER_KINDS = ("mamba", "attention")
+
+
+def interleaved_layers(n_layers: int, *, attention_every: int, attention_offset: int = 0) -> tuple[str, ...]:
+    """``n_layers`` layer kinds, layer ``i`` attention when ``i % attention_every == attention_offset`` and Mamba
+    otherwise: Jamba's layout is ``interleaved_layers(8, attention_every=8, attention_offset=4)``."""
+    check_at_least(dict(n_layers=n_layers, attention_every=attention_every), 1)
+    if not 0 <= attention_offset < attention_every:
+        raise ValueError(f"attention_offset={attention_offset} must be in [0, attention_every={attention_every})")
+    return tuple("attention" if i % attention_every == attention_offset else "mamba" for i in range(n_layers))
+
 
 @dataclass
 class MambaLMConfig:
-    """Configuration of ``MambaLM``. ``dt_rank=None`` means ceil(d_model / 16); ``d_ff=None`` means the
-    SwiGLU width 8/3 * d_model rounded up to a multiple of 32 (used only when ``mlp="swiglu"``)."""
+    """Configuration of ``MambaLM``: ``layers`` names each layer's mixer, bottom to top, ``"mamba"`` or
+    ``"attention"`` (see ``interleaved_layers``). ``dt_rank=None`` means ceil(d_model / 16); ``d_ff=None`` means
+    the SwiGLU width 8/3 * d_model rounded up to a multiple of 32 (used only when ``mlp="swiglu"``).
+    ``n_heads``, ``rope_base`` and ``attn_conv`` shape the attention layers; ``position`` adds positions
+    (``"sincos"`` to the embeddings, ``"rope"`` in attention); ``max_seq_len`` bounds the sequence and sizes the
+    KV caches (``None``: unbounded, for stacks without attention)."""
 
     vocab_size: int = 256
     d_model: int = 128
-    n_layers: int = 4
+    layers: tuple[str, ...] = ("mamba",) * 4
     d_state: int = 16
     d_conv: int = 4
     expand: int = 2
@@ -70,60 +84,47 @@ class MambaLMConfig:
     dt_init_floor: float = 1e-4
     init_std: float = 0.02
     scan: Literal["fast", "ref"] = "fast"
-
-    def __post_init__(self) -> None:
-        check_at_least(self, 1, "vocab_size", "d_model", "n_layers", "d_state", "d_conv", "expand")
-        check_optional_at_least(self, 1, "dt_rank", "d_ff", default="the default")
-        check_choices(self, {"mlp": ("none", "swiglu"), "scan": ("fast", "ref")})
-        if not 0 < self.dt_min <= self.dt_max:
-            raise ValueError(f"dt_min={self.dt_min} and dt_max={self.dt_max} must satisfy 0 < dt_min <= dt_max")
-        check_positive(self, "norm_eps", "init_std", "dt_init_floor")
-
-    @property
-    def ff_width(self) -> int:
-        return self.d_ff if self.d_ff is not None else -(-(8 * self.d_model // 3) // 32) * 32
-
-    @property
-    def layer_kinds(self) -> list[str]:
-        """``"mamba"`` or ``"attention"`` for each layer, bottom to top."""
-        return ["mamba"] * self.n_layers
-
-
-@dataclass
-class HybridLMConfig(MambaLMConfig):
-    """Configuration of ``HybridLM``: a ``MambaLMConfig`` whose layer ``i`` is attention when
-    ``i % attn_every == attn_offset`` (default: Jamba's 1 in 8 at offset 4; ``attn_every=1``: all attention).
-    ``max_seq_len`` bounds the sequence (and sizes the KV caches)."""
-
-    n_layers: int = 8
-    mlp: Literal["none", "swiglu"] = "swiglu"
     n_heads: int = 4
-    attn_every: int = 8
-    attn_offset: int = 4
     position: Literal["none", "rope", "sincos"] = "none"
-    max_seq_len: int = 2048
+    max_seq_len: int | None = None
     rope_base: float = 10000.0
     attn_conv: int = 0
 
     def __post_init__(self) -> None:
-        super().__post_init__()
-        check_at_least(self, 1, "n_heads", "attn_every", "max_seq_len")
-        if not 0 <= self.attn_offset < self.attn_every:
-            raise ValueError(f"attn_offset={self.attn_offset} must be in [0, attn_every={self.attn_every})")
-        check_divisible(self, "d_model", "n_heads")
-        check_choices(self, {"position": ("none", "rope", "sincos")})
-        if self.position == "rope" and (self.d_model // self.n_heads) % 2:
-            raise ValueError(f"head_dim={self.d_model // self.n_heads} (d_model/n_heads) must be even for "
-                             "position='rope'")
+        self.layers = tuple(self.layers)
+        if not self.layers:
+            raise ValueError("layers=() must name at least one layer")
+        for i, kind in enumerate(self.layers):
+            if kind not in LAYER_KINDS:
+                raise ValueError(f"layers[{i}]={kind!r} is not one of {', '.join(LAYER_KINDS)}")
+        check_at_least(self, 1, "vocab_size", "d_model", "d_state", "d_conv", "expand", "n_heads")
+        check_optional_at_least(self, 1, "dt_rank", "d_ff", default="the default")
+        check_optional_at_least(self, 1, "max_seq_len", default="no bound")
+        check_choices(self, {"mlp": ("none", "swiglu"), "scan": ("fast", "ref"),
+                             "position": ("none", "rope", "sincos")})
+        if not 0 < self.dt_min <= self.dt_max:
+            raise ValueError(f"dt_min={self.dt_min} and dt_max={self.dt_max} must satisfy 0 < dt_min <= dt_max")
+        check_positive(self, "norm_eps", "init_std", "dt_init_floor")
         if self.position == "sincos" and self.d_model % 2:
             raise ValueError(f"d_model={self.d_model} must be even for position='sincos'")
         if self.rope_base <= 1:
             raise ValueError(f"rope_base={self.rope_base} must be > 1")
         check_at_least(self, 0, "attn_conv", note="(0: no convolution before attention)")
+        if "attention" in self.layers:
+            check_divisible(self, "d_model", "n_heads")
+            if self.position == "rope" and (self.d_model // self.n_heads) % 2:
+                raise ValueError(f"head_dim={self.d_model // self.n_heads} (d_model/n_heads) must be even for "
+                                 "position='rope'")
+            if self.max_seq_len is None:
+                raise ValueError("max_seq_len=None: attention layers need a bound (it sizes their KV caches)")
 
     @property
-    def layer_kinds(self) -> list[str]:
-        return ["attention" if i % self.attn_every == self.attn_offset else "mamba" for i in range(self.n_layers)]
+    def n_layers(self) -> int:
+        return len(self.layers)
+
+    @property
+    def ff_width(self) -> int:
+        return self.d_ff if self.d_ff is not None else -(-(8 * self.d_model // 3) // 32) * 32
 
 
 @dataclass
@@ -158,39 +159,37 @@ class ConvAttention(nn.Module):
         kv = None if cache is None else cache.cache
         return self.attention(xc.transpose(1, 2), cache=kv, positions=positions)  # (B, D, L) -> (B, L, D)
 
+    def step(self, x: torch.Tensor, state: ConvAttentionState) -> tuple[torch.Tensor, ConvAttentionState]:
+        """One position ``x`` (B, D) -> (B, D); ``state`` is advanced and returned."""
+        return self.forward(x[:, None], cache=state)[:, 0], state  # (B, 1, D) -> (B, D)
+
 
 LayerState = Union[MambaState, KVCache, ConvAttentionState]
 
 
 @dataclass
 class LMState:
-    """Decoding state: one ``MambaState`` or ``KVCache`` per layer and the number of positions consumed."""
+    """Decoding state: one ``MambaState``, ``KVCache`` or ``ConvAttentionState`` per layer and the number of
+    positions consumed."""
 
     layers: list[LayerState]
     position: int = 0
 
 
-def _check_config(model: nn.Module, config: MambaLMConfig) -> None:
-    if type(config) is not model.config_class:
-        raise ValueError(f"{type(model).__name__} takes a {model.config_class.__name__}, got {type(config).__name__}")
-
-
 class MambaBackbone(PretrainedMixin, nn.Module):
-    """Embedding, blocks and final norm: ids (B, L) -> hidden states (B, L, D) after the final norm
-    (Hugging Face's ``MambaModel``, whose ``last_hidden_state`` this equals)."""
+    """Embedding, blocks and final norm: ids (B, L) -> ``BaseModelOutput(last_hidden_state (B, L, D))`` after the
+    final norm (Hugging Face's ``MambaModel``, whose ``last_hidden_state`` this equals)."""
 
     config_class = MambaLMConfig
 
     def __init__(self, config: MambaLMConfig) -> None:
         super().__init__()
-        _check_config(self, config)
-        self.config = config
-        c = config
+        self.config = c = config
         self.embedding = nn.Embedding(c.vocab_size, c.d_model)
         rope = None
-        if getattr(c, "position", "none") == "rope":
+        if c.position == "rope" and "attention" in c.layers:
             rope = RotaryEmbedding(c.d_model // c.n_heads, max_len=c.max_seq_len, base=c.rope_base)
-        self.blocks = nn.ModuleList(self._block(kind, rope) for kind in c.layer_kinds)
+        self.blocks = nn.ModuleList(self._block(kind, rope) for kind in c.layers)
         self.norm_f = RMSNorm(c.d_model, eps=c.norm_eps)
         self._init_weights()
 
@@ -203,7 +202,7 @@ class MambaBackbone(PretrainedMixin, nn.Module):
                                           scan=c.scan)
         else:
             mixer = MultiHeadAttention(d_model=c.d_model, n_heads=c.n_heads, bias=c.bias, causal=True, rope=rope)
-            if getattr(c, "attn_conv", 0):
+            if c.attn_conv:
                 mixer = ConvAttention(d_model=c.d_model, kernel=c.attn_conv, attention=mixer)
         ff = SwiGLU(d_model=c.d_model, d_hidden=c.ff_width, bias=c.bias) if c.mlp == "swiglu" else None
         return Block(d_model=c.d_model, mixer=mixer, feed_forward=ff, norm="rmsnorm", norm_eps=c.norm_eps)
@@ -224,41 +223,40 @@ class MambaBackbone(PretrainedMixin, nn.Module):
             if block.feed_forward is not None:
                 block.feed_forward.down.weight.div_(shrink)
 
-    def check_ids(self, input_ids: torch.Tensor, past: int) -> None:
+    def check_ids(self, input_ids: torch.Tensor, *, past: int = 0) -> None:
         """ValueError unless ``input_ids`` is (B, L) of valid ids that fit after ``past`` positions."""
-        check_token_ids(input_ids, vocab_size=self.config.vocab_size,
-                        max_len=getattr(self.config, "max_seq_len", None), past=past)
+        check_token_ids(input_ids, vocab_size=self.config.vocab_size, max_len=self.config.max_seq_len, past=past)
 
     def _embed(self, input_ids: torch.Tensor, past: int) -> torch.Tensor:
         h = self.embedding(input_ids)  # (B, L, D)
-        if getattr(self.config, "position", "none") == "sincos":
+        if self.config.position == "sincos":
             # Vaswani et al. 2017, Sec. 3.4: embeddings times sqrt(d_model) before the positions are added, so
             # that the unit-amplitude sin-cos table does not drown the token (embeddings start at init_std).
             table = sincos_1d(past + input_ids.shape[1], self.config.d_model)[past:]  # (L, D)
             h = h * math.sqrt(self.config.d_model) + table.to(h)
         return h
 
-    def forward(self, input_ids: torch.Tensor, *, state: LMState | None = None) -> torch.Tensor:
-        """Hidden states (B, L, D) of ``input_ids`` (B, L); with ``state`` the tokens continue it (updated)."""
+    def forward(self, input_ids: torch.Tensor, *, state: LMState | None = None) -> BaseModelOutput:
+        """Hidden states (B, L, D) of ``input_ids`` (B, L); with ``state`` the tokens continue it (updated).
+        Attention layers take their positions from their KV cache (from 0 without one)."""
         past = state.position if state is not None else 0
-        self.check_ids(input_ids, past)
-        positions = torch.arange(past, past + input_ids.shape[1], device=input_ids.device)
+        self.check_ids(input_ids, past=past)
         h = self._embed(input_ids, past)
         for i, block in enumerate(self.blocks):
             layer_state = state.layers[i] if state is not None else None
             if isinstance(block.mixer, MambaMixer):
                 h = block(h, state=layer_state)
             else:
-                h = block(h, cache=layer_state, positions=positions)
+                h = block(h, cache=layer_state)
         if state is not None:
             state.position += input_ids.shape[1]
-        return self.norm_f(h)
+        return BaseModelOutput(last_hidden_state=self.norm_f(h))
 
     def init_state(self, batch: int, *, max_len: int | None = None) -> LMState:
         """The empty decoding state of ``batch`` sequences; attention layers cache up to ``max_len``
         (default ``max_seq_len``) positions, Mamba layers hold a constant-size state."""
         param = self.embedding.weight
-        max_len = max_len or getattr(self.config, "max_seq_len", None)
+        max_len = max_len or self.config.max_seq_len
         layers: list[LayerState] = []
         for block in self.blocks:
             if isinstance(block.mixer, MambaMixer):
@@ -277,38 +275,24 @@ class MambaBackbone(PretrainedMixin, nn.Module):
         """Consume one token per sequence, ``tokens`` (B,); return its hidden state (B, D) and the state."""
         if tokens.dim() != 1:
             raise ValueError(f"step takes one token per sequence, shape (batch,), got {tuple(tokens.shape)}")
-        self.check_ids(tokens[:, None], state.position)
+        self.check_ids(tokens[:, None], past=state.position)
         h = self._embed(tokens[:, None], state.position)[:, 0]  # (B, 1, D) -> (B, D)
-        positions = torch.tensor([state.position], device=tokens.device)
         for block, layer_state in zip(self.blocks, state.layers):
-            x = block.norm1(h)
-            if isinstance(block.mixer, MambaMixer):
-                h = h + block.mixer.step(x, layer_state)[0]
-            else:
-                h = h + block.mixer(x[:, None], cache=layer_state, positions=positions)[:, 0]  # (B, 1, D) -> (B, D)
-            if block.feed_forward is not None:
-                h = h + block.feed_forward(block.norm2(h))
+            h, _ = block.step(h, layer_state)
         state.position += 1
         return self.norm_f(h), state
 
 
-class HybridBackbone(MambaBackbone):
-    """The backbone of ``HybridLM``."""
-
-    config_class = HybridLMConfig
-
-
-class MambaLM(PretrainedMixin, nn.Module):
-    """Mamba language model: ids (B, L) -> ``LMOutput(logits (B, L, V), loss)``."""
+class MambaLM(GenerationMixin, PretrainedMixin, nn.Module):
+    """Mamba language model, with attention layers where ``config.layers`` says: ids (B, L) ->
+    ``LMOutput(logits (B, L, V), loss)``."""
 
     config_class = MambaLMConfig
-    backbone_class = MambaBackbone
 
     def __init__(self, config: MambaLMConfig) -> None:
         super().__init__()
-        _check_config(self, config)
         self.config = config
-        self.backbone = self.backbone_class(config)
+        self.backbone = MambaBackbone(config)
         self.lm_head = nn.Linear(config.d_model, config.vocab_size, bias=False)
         if config.tie_embeddings:
             self.lm_head.weight = self.backbone.embedding.weight
@@ -319,14 +303,16 @@ class MambaLM(PretrainedMixin, nn.Module):
         """Parameter count, tied weights once."""
         return sum(p.numel() for p in self.parameters())
 
+    def check_ids(self, input_ids: torch.Tensor, *, past: int = 0) -> None:
+        """See ``MambaBackbone.check_ids``."""
+        self.backbone.check_ids(input_ids, past=past)
+
     def forward(self, input_ids: torch.Tensor, labels: torch.Tensor | None = None, *,
                 state: LMState | None = None) -> LMOutput:
         """Logits for ``input_ids`` (B, L); ``labels`` (B, L) are the targets (-100 ignored); with ``state``
         the tokens continue the decoded sequence and the state is updated."""
-        logits = self.lm_head(self.backbone(input_ids, state=state))  # (B, L, V)
-        loss = None
-        if labels is not None:
-            loss = cross_entropy(logits.flatten(0, 1).float(), labels.flatten())  # (B*L, V), (B*L,)
+        logits = self.lm_head(self.backbone(input_ids, state=state).last_hidden_state)  # (B, L, V)
+        loss = None if labels is None else next_token_loss(logits, labels)
         return LMOutput(logits=logits, loss=loss)
 
     def init_state(self, batch: int, *, max_len: int | None = None) -> LMState:
@@ -337,30 +323,3 @@ class MambaLM(PretrainedMixin, nn.Module):
         """Consume one token per sequence, ``tokens`` (B,); return next-token logits (B, V) and the state."""
         h, state = self.backbone.step(tokens, state)
         return self.lm_head(h), state
-
-    @torch.no_grad()
-    def generate(self, input_ids: torch.Tensor, max_new_tokens: int, *, temperature: float = 1.0,
-                 top_k: int | None = None, top_p: float | None = None,
-                 generator: torch.Generator | None = None) -> torch.Tensor:
-        """Continue ``input_ids`` (B, L) by ``max_new_tokens``: (B, L + max_new_tokens)."""
-        if max_new_tokens < 0:
-            raise ValueError(f"max_new_tokens={max_new_tokens} must be >= 0")
-        self.backbone.check_ids(input_ids, past=max_new_tokens)
-        out = input_ids
-        if max_new_tokens == 0:
-            return out
-        state = self.init_state(input_ids.shape[0], max_len=input_ids.shape[1] + max_new_tokens)
-        logits = self.forward(input_ids, state=state).logits[:, -1]  # (B, V)
-        for i in range(max_new_tokens):
-            token = sample_next_token(logits, temperature=temperature, top_k=top_k, top_p=top_p, generator=generator)
-            out = torch.cat((out, token[:, None]), dim=1)
-            if i + 1 < max_new_tokens:
-                logits, state = self.step(token, state)
-        return out
-
-
-class HybridLM(MambaLM):
-    """Jamba-style hybrid: Mamba and attention blocks interleaved as ``HybridLMConfig`` says."""
-
-    config_class = HybridLMConfig
-    backbone_class = HybridBackbone

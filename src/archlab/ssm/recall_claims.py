@@ -33,7 +33,7 @@ from archlab.lab.claim import Evidence, Scale
 from archlab.lab.figures import new_figure
 from archlab.lab.registry import claim
 from archlab.ssm.linear_attention import LinearAttentionLM, LinearAttentionLMConfig
-from archlab.ssm.lm import HybridLM
+from archlab.ssm.lm import MambaLM
 from archlab.ssm.training import Budget, Sampler, accuracy, attention_model, hybrid_model, mamba_model, train
 
 
@@ -72,7 +72,7 @@ def _hybrid_budget(scale: Scale) -> Budget:
 ATTN_CONV = 3  # kernel of Based's short convolution in front of each attention layer
 
 
-def _attention(seed: int, vocab: int) -> HybridLM:
+def _attention(seed: int, vocab: int) -> MambaLM:
     """Two layers of one-head attention with RoPE and a short convolution, no MLP (Zoology's mixer-only stack)."""
     return attention_model(seed, position="rope", vocab_size=vocab, d_model=64, n_heads=1, max_seq_len=64,
                            attn_conv=ATTN_CONV)

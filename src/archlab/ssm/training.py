@@ -21,7 +21,7 @@ from archlab.core.losses import cross_entropy
 from archlab.core.norm import RMSNorm
 from archlab.core.outputs import LMOutput
 from archlab.ssm.s4d import S4D
-from archlab.ssm.lm import HybridLM, HybridLMConfig, MambaLM, MambaLMConfig
+from archlab.ssm.lm import MambaLM, MambaLMConfig, interleaved_layers
 from archlab.train.config import OptimConfig, RunConfig, TrainConfig
 from archlab.train.loop import fit
 from archlab.train.task import Task
@@ -94,17 +94,20 @@ def train(model: nn.Module, sample: Sampler, budget: Budget, *, seed: int, test:
     return fit(task, config).history
 
 
-def mamba_model(seed: int, **kw) -> MambaLM:
+def mamba_model(seed: int, *, n_layers: int, **kw) -> MambaLM:
+    """``n_layers`` Mamba layers."""
     torch.manual_seed(seed)
-    return MambaLM(MambaLMConfig(**kw))
+    return MambaLM(MambaLMConfig(layers=("mamba",) * n_layers, **kw))
 
 
-def hybrid_model(seed: int, **kw) -> HybridLM:
+def hybrid_model(seed: int, *, n_layers: int, attn_every: int, attn_offset: int, **kw) -> MambaLM:
+    """Mamba with attention at layer ``i`` when ``i % attn_every == attn_offset``."""
     torch.manual_seed(seed)
-    return HybridLM(HybridLMConfig(**kw))
+    layers = interleaved_layers(n_layers, attention_every=attn_every, attention_offset=attn_offset)
+    return MambaLM(MambaLMConfig(layers=layers, **kw))
 
 
-def attention_model(seed: int, *, position: str, n_layers: int = 2, **kw) -> HybridLM:
+def attention_model(seed: int, *, position: str, n_layers: int = 2, **kw) -> MambaLM:
     """An all-attention stack (every layer attention, no MLP)."""
     return hybrid_model(seed, n_layers=n_layers, attn_every=1, attn_offset=0, mlp="none", position=position, **kw)
 

@@ -24,9 +24,9 @@ from archlab.core.block import Block
 from archlab.core.io import PretrainedMixin
 from archlab.core.mlp import MLP
 from archlab.core.norm import LayerNorm
+from archlab.core.outputs import BaseModelOutput
 from archlab.core.positional import LearnedPositionalEmbedding, RotaryEmbedding
 from archlab.core.tokens import check_token_ids
-from archlab.transformer.outputs import BaseModelOutput
 from archlab.transformer.validation import check_stack_config
 
 Pooling = Literal["cls", "mean"]

@@ -25,14 +25,12 @@ from torch import nn
 from archlab.core.attention import KVCache, MultiHeadAttention
 from archlab.core.block import Block
 from archlab.core.io import PretrainedMixin
-from archlab.core.losses import cross_entropy
+from archlab.core.lm import GenerationMixin, next_token_loss
 from archlab.core.mlp import MLP, SwiGLU
 from archlab.core.norm import make_norm
-from archlab.core.outputs import LMOutput
+from archlab.core.outputs import BaseModelOutput, LMOutput
 from archlab.core.positional import LearnedPositionalEmbedding, RotaryEmbedding
-from archlab.core.sampling import sample_next_token
 from archlab.core.tokens import check_token_ids
-from archlab.transformer.outputs import BaseModelOutput
 from archlab.transformer.rope_scaling import ScaledRotaryEmbedding, rope_inv_freq
 from archlab.transformer.validation import check_stack_config
 
@@ -194,7 +192,8 @@ class DecoderModel(PretrainedMixin, nn.Module):
                 total -= self.pos_emb.weight.numel()
         return total
 
-    def _check_ids(self, input_ids: torch.Tensor, past: int) -> None:
+    def check_ids(self, input_ids: torch.Tensor, *, past: int = 0) -> None:
+        """ValueError unless ``input_ids`` is (B, L) of valid ids that fit after ``past`` positions."""
         check_token_ids(input_ids, vocab_size=self.config.vocab_size, max_len=self.config.max_seq_len, past=past)
 
     def hidden_states(
@@ -207,7 +206,7 @@ class DecoderModel(PretrainedMixin, nn.Module):
         """Final hidden states after the final norm, (B, L, D). ``attention_mask`` (B, L), 1 for real tokens,
         is for whole sequences (not with ``state``)."""
         past = state.position if state is not None else 0
-        self._check_ids(input_ids, past)
+        self.check_ids(input_ids, past=past)
         padding_mask = None
         if attention_mask is not None:
             if state is not None:
@@ -245,7 +244,7 @@ class DecoderModel(PretrainedMixin, nn.Module):
         return DecoderState(caches=caches)
 
 
-class DecoderLM(DecoderModel):
+class DecoderLM(GenerationMixin, DecoderModel):
     """Decoder-only transformer LM: ids (B, L) -> ``LMOutput(logits (B, L, V), loss)``."""
 
     def _build_head(self) -> None:
@@ -267,7 +266,7 @@ class DecoderLM(DecoderModel):
         logits = self.lm_head(self.hidden_states(input_ids, state=state, attention_mask=attention_mask))  # (B, L, V)
         loss = None
         if labels is not None:
-            loss = cross_entropy(logits.flatten(0, 1).float(), labels.flatten())  # (B*L, V), (B*L,)
+            loss = next_token_loss(logits, labels)
         return LMOutput(logits=logits, loss=loss)
 
     def step(self, tokens: torch.Tensor, state: DecoderState) -> tuple[torch.Tensor, DecoderState]:
@@ -276,38 +275,3 @@ class DecoderLM(DecoderModel):
             raise ValueError(f"step takes one token per sequence, shape (batch,), got {tuple(tokens.shape)}")
         logits = self.forward(tokens[:, None], state=state).logits[:, -1]  # (B, 1, V) -> (B, V)
         return logits, state
-
-    @torch.no_grad()
-    def generate(
-        self,
-        input_ids: torch.Tensor,
-        max_new_tokens: int,
-        *,
-        temperature: float = 1.0,
-        top_k: int | None = None,
-        top_p: float | None = None,
-        generator: torch.Generator | None = None,
-        use_cache: bool = True,
-    ) -> torch.Tensor:
-        """Continue ``input_ids`` (B, L) by ``max_new_tokens``: (B, L + max_new_tokens). ``use_cache=False``
-        recomputes the whole prefix at every step (the baseline the KV cache is measured against)."""
-        if max_new_tokens < 0:
-            raise ValueError(f"max_new_tokens={max_new_tokens} must be >= 0")
-        self._check_ids(input_ids, past=max_new_tokens)  # prompt plus new tokens must fit the context
-        sample = dict(temperature=temperature, top_k=top_k, top_p=top_p, generator=generator)
-        out = input_ids
-        if max_new_tokens == 0:
-            return out
-        if use_cache:
-            state = self.init_state(input_ids.shape[0], max_len=input_ids.shape[1] + max_new_tokens)
-            logits = self.forward(input_ids, state=state).logits[:, -1]
-            for i in range(max_new_tokens):
-                token = sample_next_token(logits, **sample)
-                out = torch.cat((out, token[:, None]), dim=1)
-                if i + 1 < max_new_tokens:
-                    logits, state = self.step(token, state)
-        else:
-            for _ in range(max_new_tokens):
-                token = sample_next_token(self.forward(out).logits[:, -1], **sample)
-                out = torch.cat((out, token[:, None]), dim=1)
-        return out
