@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -18,8 +18,10 @@ class BaseModelOutput:
 @dataclass
 class LMOutput:
     """``logits`` (B, L, V); ``loss`` the mean next-token cross-entropy (nats) when labels were given;
-    ``aux_loss`` an auxiliary training loss already included in ``loss`` (a router's balancing loss), if any."""
+    ``aux_loss`` an auxiliary training loss already included in ``loss`` (a router's balancing loss), if any;
+    ``stats`` named scalars about the forward that a trainer logs (an MoE's max/mean expert load)."""
 
     logits: torch.Tensor
     loss: torch.Tensor | None = None
     aux_loss: torch.Tensor | None = None
+    stats: dict[str, torch.Tensor] = field(default_factory=dict)

@@ -169,6 +169,12 @@ class MoELM(GenerationMixin, PretrainedMixin, nn.Module):
     def moe_layers(self) -> list[MoELayer]:
         return [b.feed_forward.moe for b in self.blocks if isinstance(b.feed_forward, MoEFeedForward)]
 
+    def router_stats(self) -> dict[str, torch.Tensor]:
+        """Of the last forward: max over mean expert load (1 is even), averaged over the MoE layers."""
+        loads = [b.feed_forward.last.router_stats.load.float() for b in self.blocks
+                 if isinstance(b.feed_forward, MoEFeedForward)]  # (K,) each
+        return {"max_over_mean_load": torch.stack([load.max() / load.mean() for load in loads]).mean()} if loads else {}
+
     def num_parameters(self, *, active: bool = False) -> int:
         """Parameter count (tied weights once); ``active=True``: those one token uses (top_k of K experts)."""
         total = sum(p.numel() for p in self.parameters())
@@ -199,7 +205,7 @@ class MoELM(GenerationMixin, PretrainedMixin, nn.Module):
         loss = None
         if labels is not None:
             loss = next_token_loss(logits, labels) + aux
-        return LMOutput(logits=logits, loss=loss, aux_loss=aux)
+        return LMOutput(logits=logits, loss=loss, aux_loss=aux, stats=self.router_stats())
 
     def init_state(self, batch: int, *, max_len: int | None = None) -> MoELMState:
         """Empty KV caches for ``batch`` sequences of up to ``max_len`` (default ``max_seq_len``) tokens."""
