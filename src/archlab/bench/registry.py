@@ -37,7 +37,8 @@ def benchmark(name: str, *, description: str, target: float | None = None) -> Ca
 
     def register(fn: Callable[..., BenchResult]) -> Callable[..., BenchResult]:
         if name in _REGISTRY and _REGISTRY[name].fn is not fn:
-            raise ValueError(f"benchmark {name!r} is registered twice")
+            raise ValueError(f"benchmark {name!r} is registered twice, by {_REGISTRY[name].fn.__module__} and "
+                             f"{fn.__module__}; a name may belong to one benchmark only")
         _REGISTRY[name] = Benchmark(name, description, target, fn)
         return fn
 

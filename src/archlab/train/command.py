@@ -3,10 +3,11 @@
     archlab train TARGET [--arch ARCH] [the target's own options] [--steps N] [--seed N] [--set key=value ...]
                          [--out DIR] [--resume [CKPT]] [--quiet]
     archlab sample TARGET --ckpt DIR [the sampler's own options] [--seed N]
-    archlab train lm --arch gpt2|llama|moe|mamba|hybrid|lstm|gru --data PATH ...
-    archlab sample lm --ckpt DIR --prompt TEXT [--tokens N] [--temperature T] [--top-k K] [--top-p P]
+    e.g. archlab train lm --arch llama --data PATH --steps 500
+         archlab sample lm --ckpt runs/lm --prompt TEXT --tokens 200
 
-The targets and their architectures are not listed here: each family's ``recipes.py`` exports them as
+``archlab train --help`` lists the targets, ``archlab train TARGET --help`` their architectures and options.
+They are not listed here: each family's ``recipes.py`` exports them as
 ``RECIPES = {target: {arch: recipe}}`` and ``archlab.train.recipe.all_recipes`` discovers them, as claims
 are discovered from ``claims.py``. A new family adds ``archlab train <its target> --arch <its model>`` by
 writing its ``recipes.py`` only. A recipe (``archlab.train.recipe.Recipe``) gives the run config's defaults
@@ -144,6 +145,6 @@ def add_sample_parser(subparsers: Any) -> argparse.ArgumentParser:
         t.add_argument("--ckpt", required=True, metavar="DIR",
                        help="a run folder, its final/ folder or a checkpoint folder")
         recipe.add_sample_arguments(t)
-        t.add_argument("--seed", type=int, default=0, help="seed of the sampler (default: 0)")
+        t.add_argument("--seed", type=int, default=0, metavar="N", help="seed of the sampler (default: 0)")
         t.set_defaults(func=run_sample)
     return p
