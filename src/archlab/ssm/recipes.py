@@ -10,12 +10,12 @@ from __future__ import annotations
 from archlab.ssm.lm import MambaLM, MambaLMConfig, interleaved_layers
 from archlab.train.lm_task import LMRecipe
 
-
-def mamba_recipe() -> LMRecipe:
-    return LMRecipe("mamba", MambaLM, MambaLMConfig, dict(d_model=128, layers=("mamba",) * 4, d_state=16))
-
-
-def hybrid_recipe() -> LMRecipe:
-    return LMRecipe("hybrid", MambaLM, MambaLMConfig,
-                    dict(d_model=128, layers=interleaved_layers(4, attention_every=4, attention_offset=2),
-                         d_state=16, mlp="swiglu", n_heads=4, max_seq_len=256))
+# The family's training targets (``archlab.train.recipe``): {target: {arch: recipe}}.
+RECIPES = {
+    "lm": {
+        "mamba": LMRecipe("mamba", MambaLM, MambaLMConfig, dict(d_model=128, layers=("mamba",) * 4, d_state=16)),
+        "hybrid": LMRecipe("hybrid", MambaLM, MambaLMConfig,
+                           dict(d_model=128, layers=interleaved_layers(4, attention_every=4, attention_offset=2),
+                                d_state=16, mlp="swiglu", n_heads=4, max_seq_len=256)),
+    },
+}
