@@ -217,3 +217,17 @@ def test_sincos_positions_are_added_to_embeddings_scaled_by_sqrt_d():
         h = model.backbone._embed(x, past=3)  # (B, 5, D)
         token_part = h - sincos_1d(8, 16)[3:]  # (B, 5, D) - (5, D)
         torch.testing.assert_close(token_part, model.backbone.embedding(x) * 4.0)
+
+
+def test_a_save_from_before_layers_loads(tmp_path):
+    """Saves written before ``layers`` existed name ``n_layers`` (all Mamba); they load as the same model."""
+    model = mamba(n_layers=3)
+    model.save_pretrained(tmp_path)
+    path = tmp_path / "config.json"
+    meta = json.loads(path.read_text())
+    del meta["config"]["layers"]
+    meta["config"]["n_layers"] = 3
+    path.write_text(json.dumps(meta))
+    loaded = load_pretrained(tmp_path).eval()
+    assert loaded.config == model.config
+    torch.testing.assert_close(loaded(ids()).logits, model(ids()).logits)

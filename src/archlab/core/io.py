@@ -97,12 +97,18 @@ def _load_weights(model: nn.Module, directory: Path, device: torch.device | str 
 
 
 class PretrainedMixin:
-    """Adds ``save_pretrained(dir)`` and ``Class.from_pretrained(dir)``; the class sets ``config_class``."""
+    """Adds ``save_pretrained(dir)`` and ``Class.from_pretrained(dir)``; the class sets ``config_class`` and may
+    override ``config_from_saved`` to read the configs of saves written by an older archlab."""
 
     config_class: type
 
     def save_pretrained(self, directory: str | Path) -> Path:
         return save_pretrained(self, directory)  # type: ignore[arg-type]
+
+    @classmethod
+    def config_from_saved(cls, values: dict[str, Any]) -> Any:
+        """The ``config_class`` instance of a saved ``config.json``'s ``config`` object."""
+        return config_from_dict(cls.config_class, values)
 
     @classmethod
     def from_pretrained(cls: type[M], directory: str | Path, *, device: torch.device | str | None = None) -> M:
@@ -112,7 +118,7 @@ class PretrainedMixin:
         if not isinstance(meta["config"], dict):
             raise UserError(f"{Path(directory) / CONFIG_NAME}: 'config' must be an object of config fields")
         try:
-            config = config_from_dict(cls.config_class, meta["config"])
+            config = cls.config_from_saved(meta["config"])
         except (TypeError, ValueError, UserError) as err:
             raise UserError(f"{Path(directory) / CONFIG_NAME} holds an invalid config: {err}") from None
         model = cls(config)  # type: ignore[call-arg]

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal, Union
+from typing import Any, Literal, Union
 
 import torch
 import torch.nn.functional as F
@@ -34,7 +34,7 @@ from torch import nn
 
 from archlab.core.attention import KVCache, MultiHeadAttention
 from archlab.core.block import Block
-from archlab.core.io import PretrainedMixin
+from archlab.core.io import PretrainedMixin, config_from_dict
 from archlab.core.lm import GenerationMixin, next_token_loss
 from archlab.core.mlp import SwiGLU
 from archlab.core.norm import RMSNorm
@@ -207,6 +207,14 @@ class MambaBackbone(PretrainedMixin, nn.Module):
         ff = SwiGLU(d_model=c.d_model, d_hidden=c.ff_width, bias=c.bias) if c.mlp == "swiglu" else None
         return Block(d_model=c.d_model, mixer=mixer, feed_forward=ff, norm="rmsnorm", norm_eps=c.norm_eps)
 
+    @classmethod
+    def config_from_saved(cls, values: dict[str, Any]) -> MambaLMConfig:
+        """Also reads saves from before ``layers``, which gave ``n_layers`` (all Mamba)."""
+        if "layers" not in values and "n_layers" in values:
+            values = {**values, "layers": ("mamba",) * values["n_layers"]}
+            del values["n_layers"]
+        return config_from_dict(MambaLMConfig, values)
+
     @torch.no_grad()
     def _init_weights(self) -> None:
         c = self.config
@@ -298,6 +306,11 @@ class MambaLM(GenerationMixin, PretrainedMixin, nn.Module):
             self.lm_head.weight = self.backbone.embedding.weight
         else:
             nn.init.normal_(self.lm_head.weight, std=config.init_std)
+
+    @classmethod
+    def config_from_saved(cls, values: dict[str, Any]) -> MambaLMConfig:
+        """See ``MambaBackbone.config_from_saved``."""
+        return MambaBackbone.config_from_saved(values)
 
     def num_parameters(self) -> int:
         """Parameter count, tied weights once."""
