@@ -3,11 +3,11 @@
 ``torchrun --nproc_per_node=N -m archlab train ...`` starts N processes with ``RANK``, ``WORLD_SIZE`` and
 ``LOCAL_RANK`` set; ``init_distributed`` joins them into a process group (NCCL on GPUs, gloo on CPU).
 Each rank computes the same global batch of a step, takes its slice, and backpropagates its slice's
-share of the global mean loss; ``all_reduce_gradients`` then sums gradients over ranks, which gives every
-rank the gradient of the global-batch mean — the arithmetic of ``DistributedDataParallel``, done once
-per optimiser step after gradient accumulation (DDP's ``no_sync``), and for any number of players
-without wrapping the task's modules. Parameters start equal on every rank (same seed; rank 0's copy is
-broadcast to be sure), and identical gradients keep them equal.
+share of the global mean loss; summing gradients over ranks gives every rank the gradient of the
+global-batch mean. ``archlab.train.parallel`` does that sum with DDP or FSDP2 where it can;
+``all_reduce_gradients`` is the explicit path beside them (one flat all-reduce after the backward, for
+any number of players, without wrapping the task's modules). Parameters start equal on every rank
+(same seed; rank 0's copy is broadcast to be sure), and identical gradients keep them equal.
 """
 
 from __future__ import annotations
@@ -69,19 +69,27 @@ def broadcast_parameters(module: nn.Module, context: DistContext) -> None:
 
 
 def all_reduce_gradients(params: Iterable[nn.Parameter], context: DistContext) -> None:
-    """Sum the gradients of ``params`` over ranks, in one flat buffer (missing gradients count as zero)."""
+    """Sum the gradients of ``params`` over ranks, in one flat buffer.
+
+    A gradient missing on some ranks counts as zero there; one missing on every rank stays missing (None),
+    as in one process, so that the optimiser skips that parameter alike.
+    """
     if not context.enabled:
         return
     params = [p for p in params if p.requires_grad]
+    present = torch.tensor([float(p.grad is not None) for p in params], device=params[0].device)  # (P,)
     for p in params:
         if p.grad is None:
             p.grad = torch.zeros_like(p)
-    flat = torch.cat([p.grad.reshape(-1) for p in params])  # (sum of numels,)
+    flat = torch.cat([p.grad.reshape(-1) for p in params] + [present.to(params[0].grad.dtype)])  # (sum of numels + P,)
     dist.all_reduce(flat, op=dist.ReduceOp.SUM)
     offset = 0
     for p in params:
         p.grad.copy_(flat[offset: offset + p.numel()].view_as(p.grad))
         offset += p.numel()
+    for p, count in zip(params, flat[offset:].tolist()):
+        if count == 0:
+            p.grad = None
 
 
 def all_reduce_sum(values: torch.Tensor, context: DistContext) -> torch.Tensor:
