@@ -7,11 +7,13 @@ import io
 
 import pytest
 import torch
+from safetensors.torch import load_file
 
+from archlab.errors import UserError
+from archlab.train.config import OptimConfig, RunConfig
 from archlab.train.loop import fit
-from archlab.train.progress import read_metrics
-from archlab.train.config import OptimConfig
 from archlab.train.optim import build_optimizer, lr_factor
+from archlab.train.progress import read_metrics
 from archlab.train.task import Player
 from train_toys import (CriticTask, GraphTask, LoggingToyTask, SimulatedKill, ToyModel, make_toy, params_of,
                         toy_config)
@@ -120,3 +122,51 @@ def test_several_steps_per_step_and_other_optimizers_resume_exactly(tmp_path):
     for k, v in params_of(straight.model).items():
         assert torch.equal(v, params_of(resumed.model)[k]), k
     assert without_speed(read_metrics(tmp_path / "a")) == without_speed(read_metrics(tmp_path / "b"))
+
+
+def test_ema_follows_its_formula_and_is_written_beside_final(tmp_path):
+    decay = 0.5
+    task = make_toy(task_class=LoggingToyTask)
+    start = params_of(task.model)
+    trajectory = []
+    task.after_step = lambda step: trajectory.append(params_of(task.model))  # weights after each step
+    result = fit(task, toy_config(steps=3, ema_decay=decay), tmp_path)
+    expected = start
+    for weights in trajectory:
+        expected = {k: decay * expected[k] + (1 - decay) * weights[k] for k in expected}
+    ema = load_file(str(result.final_dir / "ema" / "model.safetensors"))
+    final = load_file(str(result.final_dir / "model.safetensors"))
+    assert set(ema) == set(final) == set(expected)
+    for k in expected:
+        assert torch.allclose(ema[k], expected[k], atol=1e-6, rtol=0), k
+        assert torch.equal(final[k], trajectory[-1][k])  # the model itself is not the average
+    assert any(not torch.equal(ema[k], final[k]) for k in ema)
+    assert torch.equal(params_of(task.model)["head.weight"], trajectory[-1]["head.weight"])  # swapped back
+
+
+def test_ema_resumes_exactly(tmp_path):
+    straight = make_toy()
+    fit(straight, toy_config(steps=7, checkpoint_every=3, ema_decay=0.9), tmp_path / "a")
+    with pytest.raises(SimulatedKill):
+        fit(make_toy(crash_at_step=5), toy_config(steps=7, checkpoint_every=3, ema_decay=0.9), tmp_path / "b")
+    assert (tmp_path / "b" / "checkpoints" / "step-0000003" / "ema.safetensors").exists()
+    resumed = make_toy(init_seed=4)
+    fit(resumed, toy_config(steps=7, checkpoint_every=3, ema_decay=0.9), tmp_path / "b", resume=True)
+    for name in ("model.safetensors", "ema/model.safetensors"):
+        a, b = (load_file(str(tmp_path / run / "final" / name)) for run in ("a", "b"))
+        assert all(torch.equal(a[k], b[k]) for k in a), name
+    fit(make_toy(), toy_config(steps=4, checkpoint_every=2), tmp_path / "c")
+    with pytest.raises(UserError, match="holds no EMA weights"):
+        fit(make_toy(), toy_config(steps=5, checkpoint_every=2, ema_decay=0.9), tmp_path / "c", resume=True)
+
+
+@pytest.mark.parametrize("model", [None, {"layers": 2}])
+def test_a_run_needs_no_model_dataclass(tmp_path, model):
+    config = toy_config(steps=2, checkpoint_every=1)
+    config = RunConfig(model=model, optim=config.optim, train=config.train)
+    fit(make_toy(), config, tmp_path)
+    assert fit(make_toy(), config, tmp_path, resume=True).step == 2
+    other = RunConfig(model={"layers": 3}, optim=config.optim, train=config.train)
+    if model is not None:
+        with pytest.raises(UserError, match="another model config"):
+            fit(make_toy(), other, tmp_path, resume=True)

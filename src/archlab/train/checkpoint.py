@@ -7,6 +7,7 @@ A checkpoint is a folder ``OUT/checkpoints/step-XXXXXXX/`` holding
 - ``optimizer.safetensors``: every optimiser state tensor under ``<player>.<param index>.<name>``; the
   structure (param groups, non-tensor state) lives in ``trainer_state.json``;
 - ``task_state.safetensors`` when the task carries state (an RNN's hidden state);
+- ``ema.safetensors`` when the run keeps an EMA of the weights (``train.ema_decay > 0``), keyed as the model;
 - ``trainer_state.json``: the step, the seed, the data position, the RNG states (Python, NumPy, torch
   CPU and CUDA, as lists of integers), the optimiser structure and the run config;
 - ``COMPLETE``: the completeness marker, written last, listing every file with its size.
@@ -45,6 +46,7 @@ STATE_NAME = "trainer_state.json"
 MODEL_NAME = "model.safetensors"
 OPTIMIZER_NAME = "optimizer.safetensors"
 TASK_STATE_NAME = "task_state.safetensors"
+EMA_NAME = "ema.safetensors"
 _STEP_DIR = re.compile(r"^step-(\d+)$")
 
 
@@ -131,11 +133,12 @@ def save_checkpoint(
     optimizers: Mapping[str, torch.optim.Optimizer],
     task_state: Mapping[str, Tensor],
     extra: Mapping[str, Any],
+    ema: Optional[Mapping[str, Tensor]] = None,
 ) -> Path:
     """Write the checkpoint of ``step`` under ``root`` atomically; return its folder.
 
     ``write_model(folder)`` writes ``model.safetensors`` (and ``config.json``); ``extra`` is merged into
-    ``trainer_state.json`` (seed, data position, run config).
+    ``trainer_state.json`` (seed, data position, run config); ``ema`` is the averaged weights, if kept.
     """
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
@@ -152,8 +155,10 @@ def save_checkpoint(
     save_file(optimizer_tensors, str(tmp / OPTIMIZER_NAME))
     if task_state:
         save_file({k: v.detach().to("cpu").contiguous() for k, v in task_state.items()}, str(tmp / TASK_STATE_NAME))
+    if ema is not None:
+        save_file({k: v.detach().to("cpu").contiguous() for k, v in ema.items()}, str(tmp / EMA_NAME))
     state = {"format": FORMAT, "step": step, **extra, "rng": capture_rng_state(), "optimizers": structures,
-             "has_task_state": bool(task_state)}
+             "has_task_state": bool(task_state), "has_ema": ema is not None}
     (tmp / STATE_NAME).write_text(json.dumps(state) + "\n")
     files = {p.name: p.stat().st_size for p in sorted(tmp.iterdir())}
     for name in files:
@@ -251,3 +256,14 @@ def load_checkpoint(
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise UserError(f"checkpoint {folder} is corrupt or from another model: {message}") from None
     return state, task_state
+
+
+def load_ema(folder: Path) -> Optional[dict[str, Tensor]]:
+    """The EMA weights of the checkpoint in ``folder`` (None when it has none)."""
+    folder = Path(folder)
+    if not read_trainer_state(folder).get("has_ema"):
+        return None
+    try:
+        return load_file(str(folder / EMA_NAME))
+    except (SafetensorError, OSError) as error:
+        raise UserError(f"checkpoint {folder} is corrupt: {EMA_NAME} cannot be read ({error})") from None

@@ -80,7 +80,9 @@ class TrainConfig:
     length of a sequence task belongs to the task's data config (``data.context`` of ``archlab train lm``).
     ``eval_every``, ``checkpoint_every`` and ``log_every``
     count optimiser steps; 0 turns the periodic action off (the final evaluation and model still happen).
-    ``precision="auto"`` is bf16 autocast on a GPU that supports it, fp32 elsewhere.
+    ``precision="auto"`` is bf16 autocast on a GPU that supports it, fp32 elsewhere. ``ema_decay > 0`` keeps
+    an exponential moving average of the weights (``archlab.train.ema``), checkpointed and written to
+    ``final/ema/``; 0 turns it off.
     """
 
     MOVED_KEYS: ClassVar[dict[str, str]] = {
@@ -97,6 +99,7 @@ class TrainConfig:
     device: str = "auto"
     seed: int = 0
     progress: bool = True
+    ema_decay: float = 0.0
     parallel: Literal["ddp", "fsdp"] = "ddp"  # under torchrun: DDP, or FSDP2 sharding (archlab.train.parallel)
 
     def __post_init__(self) -> None:
@@ -105,6 +108,7 @@ class TrainConfig:
         check_divisible(self, "batch_size", "grad_accum")
         check_at_least(self, 0, "eval_every", "checkpoint_every", "log_every", note="(0 turns it off)")
         check_at_least(self, 1, "eval_batches")
+        _check(0 <= self.ema_decay < 1, f"ema_decay={self.ema_decay} must be in [0, 1) (0 turns it off)")
         _check(
             self.precision in ("auto", "fp32", "bf16"),
             f"precision={self.precision!r} must be one of 'auto', 'fp32', 'bf16'",

@@ -43,6 +43,7 @@ from archlab.train.distributed import (
     barrier,
     broadcast_parameters,
 )
+from archlab.train.ema import WeightEMA
 from archlab.train.optim import build_optimizer, clip_gradients, lr_factor, set_lr
 from archlab.train.parallel import build_engine
 from archlab.train.progress import MetricsLog, ProgressBar
@@ -52,6 +53,7 @@ logger = logging.getLogger(__name__)
 
 CHECKPOINTS = "checkpoints"
 FINAL = "final"
+EMA = "ema"
 
 
 class NonFiniteLossError(UserError):
@@ -126,6 +128,10 @@ class Trainer:
         self.optim_cfgs = {p.name: p.optim or config.optim for p in self.players}
         self.params = {p.name: _unique_params(p.module) for p in self.players}
         self.optimizers = {p.name: build_optimizer(p.module, self.optim_cfgs[p.name]) for p in self.players}
+        if config.train.ema_decay > 0 and config.train.parallel == "fsdp" and context.enabled:
+            raise UserError("train.ema_decay > 0 with train.parallel=fsdp is not supported: the average would "
+                            "hold shards; use train.parallel=ddp or train.ema_decay=0")
+        self.ema = WeightEMA(task.model, config.train.ema_decay) if config.train.ema_decay > 0 else None
         self.last_checkpoint: Optional[Path] = None
         self.history: list[dict[str, Any]] = []
 
@@ -166,6 +172,12 @@ class Trainer:
         with self.parallel.full_state(self.optimizers):
             state, task_state = ckpt.load_checkpoint(folder, model=self.task.model, optimizers=self.optimizers)
         self.task.load_state_dict(task_state)
+        if self.ema is not None:
+            ema = ckpt.load_ema(folder)
+            if ema is None:
+                raise UserError(f"checkpoint {folder} holds no EMA weights, but train.ema_decay="
+                                f"{self.train_cfg.ema_decay}; resume with train.ema_decay=0 or start a new run")
+            self.ema.load_state_dict(ema)
         ckpt.restore_rng_state(state["rng"])
         self.last_checkpoint = folder
         logger.info("resumed from %s at step %d", folder, state["step"])
@@ -270,6 +282,8 @@ class Trainer:
                     logs[f"{key}{suffix}"] = value
             metrics[f"lr{suffix}"] = lr
         self.task.after_step(step)
+        if self.ema is not None:
+            self.ema.update(self.task.model)
         metrics["_tokens"] = self.task.batch_tokens(batch)
         metrics["_logs"] = logs
         return metrics
@@ -311,7 +325,8 @@ class Trainer:
             if self.context.is_main:
                 self.last_checkpoint = ckpt.save_checkpoint(
                     self.checkpoint_root, step, write_model=self._write_model_weights,
-                    optimizers=self.optimizers, task_state=task_state, extra=extra)
+                    optimizers=self.optimizers, task_state=task_state, extra=extra,
+                    ema=None if self.ema is None else self.ema.state_dict())
         if not self.context.is_main:
             self.last_checkpoint = ckpt.checkpoint_dir(self.checkpoint_root, step)
         barrier(self.context)
@@ -328,6 +343,9 @@ class Trainer:
             if self.context.is_main:
                 shutil.rmtree(tmp, ignore_errors=True)
                 self.task.save_model(tmp)
+                if self.ema is not None:
+                    with self.ema.swapped_into(self.task.model):
+                        self.task.save_model(tmp / EMA)
         if self.context.is_main:
             (tmp / "run_config.json").write_text(json.dumps(self.config.to_dict(), indent=2) + "\n")
             shutil.rmtree(final, ignore_errors=True)
