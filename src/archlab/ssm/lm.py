@@ -168,7 +168,7 @@ LayerState = Union[MambaState, KVCache, ConvAttentionState]
 
 
 @dataclass
-class LMState:
+class MambaLMState:
     """Decoding state: one ``MambaState``, ``KVCache`` or ``ConvAttentionState`` per layer and the number of
     positions consumed."""
 
@@ -244,7 +244,7 @@ class MambaBackbone(PretrainedMixin, nn.Module):
             h = h * math.sqrt(self.config.d_model) + table.to(h)
         return h
 
-    def forward(self, input_ids: torch.Tensor, *, state: LMState | None = None) -> BaseModelOutput:
+    def forward(self, input_ids: torch.Tensor, *, state: MambaLMState | None = None) -> BaseModelOutput:
         """Hidden states (B, L, D) of ``input_ids`` (B, L); with ``state`` the tokens continue it (updated).
         Attention layers take their positions from their KV cache (from 0 without one)."""
         past = state.position if state is not None else 0
@@ -260,7 +260,7 @@ class MambaBackbone(PretrainedMixin, nn.Module):
             state.position += input_ids.shape[1]
         return BaseModelOutput(last_hidden_state=self.norm_f(h))
 
-    def init_state(self, batch: int, *, max_len: int | None = None) -> LMState:
+    def init_state(self, batch: int, *, max_len: int | None = None) -> MambaLMState:
         """The empty decoding state of ``batch`` sequences; attention layers cache up to ``max_len``
         (default ``max_seq_len``) positions, Mamba layers hold a constant-size state."""
         param = self.embedding.weight
@@ -277,9 +277,9 @@ class MambaBackbone(PretrainedMixin, nn.Module):
                     cache = ConvAttentionState(cache=cache, conv=torch.zeros(
                         batch, self.config.d_model, block.mixer.kernel - 1, dtype=param.dtype, device=param.device))
                 layers.append(cache)
-        return LMState(layers=layers)
+        return MambaLMState(layers=layers)
 
-    def step(self, tokens: torch.Tensor, state: LMState) -> tuple[torch.Tensor, LMState]:
+    def step(self, tokens: torch.Tensor, state: MambaLMState) -> tuple[torch.Tensor, MambaLMState]:
         """Consume one token per sequence, ``tokens`` (B,); return its hidden state (B, D) and the state."""
         if tokens.dim() != 1:
             raise ValueError(f"step takes one token per sequence, shape (batch,), got {tuple(tokens.shape)}")
@@ -321,18 +321,18 @@ class MambaLM(GenerationMixin, PretrainedMixin, nn.Module):
         self.backbone.check_ids(input_ids, past=past)
 
     def forward(self, input_ids: torch.Tensor, labels: torch.Tensor | None = None, *,
-                state: LMState | None = None) -> LMOutput:
+                state: MambaLMState | None = None) -> LMOutput:
         """Logits for ``input_ids`` (B, L); ``labels`` (B, L) are the targets (-100 ignored); with ``state``
         the tokens continue the decoded sequence and the state is updated."""
         logits = self.lm_head(self.backbone(input_ids, state=state).last_hidden_state)  # (B, L, V)
         loss = None if labels is None else next_token_loss(logits, labels)
         return LMOutput(logits=logits, loss=loss)
 
-    def init_state(self, batch: int, *, max_len: int | None = None) -> LMState:
+    def init_state(self, batch: int, *, max_len: int | None = None) -> MambaLMState:
         """See ``MambaBackbone.init_state``."""
         return self.backbone.init_state(batch, max_len=max_len)
 
-    def step(self, tokens: torch.Tensor, state: LMState) -> tuple[torch.Tensor, LMState]:
+    def step(self, tokens: torch.Tensor, state: MambaLMState) -> tuple[torch.Tensor, MambaLMState]:
         """Consume one token per sequence, ``tokens`` (B,); return next-token logits (B, V) and the state."""
         h, state = self.backbone.step(tokens, state)
         return self.lm_head(h), state
