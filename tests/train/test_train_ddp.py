@@ -91,14 +91,15 @@ def worker(argv: list[str]) -> None:
 # --- the tests ---------------------------------------------------------------------------------------------
 
 
-def one_process(name: str, out: Path, *, grad_accum: int):
+def one_process(name: str, out: Path, *, grad_accum: int, checkpoint_every: int = 0, resume: bool = False):
     """The reference: one process, the global batch in ``grad_accum`` micro-batches (the ranks' slices)."""
     import dataclasses
 
     from archlab.train.loop import fit
 
     task, config = build_toy(name)
-    fit(task, dataclasses.replace(config, train=dataclasses.replace(config.train, grad_accum=grad_accum)), out)
+    train = dataclasses.replace(config.train, grad_accum=grad_accum, checkpoint_every=checkpoint_every)
+    fit(task, dataclasses.replace(config, train=train), out, resume=resume)
     return records(out), load_file(str(out / "final" / "model.safetensors"))
 
 

@@ -34,6 +34,7 @@ over ranks, so every rank holds the gradient of the global-batch mean, as one pr
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from contextlib import contextmanager, nullcontext
 from typing import Any, Iterator, Literal, Mapping, Sequence
 
@@ -242,26 +243,35 @@ class FSDPSync(ReplicatedSync):
         from torch.distributed.fsdp import FSDPModule
         from torch.distributed.tensor import DTensor, distribute_tensor
 
+        for unit in self.units:  # the root stays unsharded after a forward (an evaluation): shards first
+            unit.reshard()
         swapped, full_of = [], {}
         with torch.no_grad():
             for module in self.model.modules():
                 for name, param in list(module._parameters.items()):
                     if isinstance(param, DTensor):
                         if id(param) not in full_of:  # tied weights: one full tensor for one parameter
-                            full_of[id(param)] = nn.Parameter(param.full_tensor(), requires_grad=param.requires_grad)
+                            full_of[id(param)] = nn.Parameter(param.full_tensor().clone(),
+                                                               requires_grad=param.requires_grad)
                         swapped.append((module, name, param))
                         module._parameters[name] = full_of[id(param)]
             for optimizer in optimizers.values():
                 for state in optimizer.state.values():
                     for key, value in state.items():
                         if isinstance(value, DTensor):
-                            state[key] = value.full_tensor()
+                            state[key] = value.full_tensor().clone()
         classes = [(unit, type(unit)) for unit in self.units]
         for unit, cls in classes:
             unit.__class__ = next(c for c in cls.__mro__ if not issubclass(c, FSDPModule))
+        # FSDP's load hooks re-register sharded parameters; set aside while the modules hold full ones
+        hooks = {module: module._load_state_dict_post_hooks for module, _, _ in swapped}
+        for module in hooks:
+            module._load_state_dict_post_hooks = OrderedDict()
         try:
             yield
         finally:
+            for module, saved in hooks.items():
+                module._load_state_dict_post_hooks = saved
             for unit, cls in classes:
                 unit.__class__ = cls
             with torch.no_grad():
