@@ -8,15 +8,31 @@ Layout follows mamba_ssm's ``selective_scan_fn``: ``u``, ``delta``, ``z``: (B, D
     y  *= silu(z)
 
 ``delta`` is ``delta + delta_bias`` then ``softplus`` when asked, before everything else.
+
+:func:`selective_scan` picks a fast path by device (``path="auto"``): on CPU the compiled kernel of
+:mod:`archlab.core.scan_kernel`; on CUDA, when the ``mamba_ssm`` package is importable, its
+``selective_scan_fn``; anywhere else the chunked scan of :mod:`archlab.core.scan_chunked` in plain PyTorch.
 """
 
 from __future__ import annotations
+
+import importlib
+import logging
+from functools import lru_cache
+from typing import Callable, Literal
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from archlab.core import scan_kernel
+from archlab.core.scan_chunked import CHUNK_SIZE, chunked_scan
+
+logger = logging.getLogger(__name__)
+
+ScanPath = Literal["auto", "kernel", "mamba_ssm", "chunked", "reference"]
+SCAN_PATHS = ("auto", "kernel", "mamba_ssm", "chunked", "reference")
+MAMBA_SSM_DTYPES = (torch.float32, torch.float16, torch.bfloat16)  # the input dtypes its CUDA kernel takes
 
 
 def _prepare_delta(delta: Tensor, delta_bias: Tensor | None, delta_softplus: bool) -> Tensor:
@@ -27,20 +43,8 @@ def _prepare_delta(delta: Tensor, delta_bias: Tensor | None, delta_softplus: boo
     return delta
 
 
-def selective_scan_ref(
-    u: Tensor,
-    delta: Tensor,
-    A: Tensor,
-    B: Tensor,
-    C: Tensor,
-    D: Tensor | None = None,
-    z: Tensor | None = None,
-    delta_bias: Tensor | None = None,
-    delta_softplus: bool = False,
-    return_last_state: bool = False,
-) -> Tensor | tuple[Tensor, Tensor]:
-    """The plain sequential recurrence, one time step at a time (readable, slow)."""
-    delta = _prepare_delta(delta, delta_bias, delta_softplus)
+def _sequential(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor) -> tuple[Tensor, Tensor]:
+    """The recurrence one time step at a time: ``y`` (B, D, L) and the last state (B, D, N)."""
     batch, dim, length = u.shape
     h = u.new_zeros(batch, dim, A.shape[1])  # (B, D, N)
     ys = []
@@ -48,12 +52,30 @@ def selective_scan_ref(
         decay = torch.exp(delta[:, :, t, None] * A)  # (B, D, 1) * (D, N) -> (B, D, N)
         h = decay * h + delta[:, :, t, None] * B[:, None, :, t] * u[:, :, t, None]  # (B, D, N)
         ys.append((h * C[:, None, :, t]).sum(-1))  # (B, D)
-    y = torch.stack(ys, dim=-1)  # (B, D, L)
+    return torch.stack(ys, dim=-1), h  # (B, D, L), (B, D, N)
+
+
+def _scan_in_torch(
+    recurrence: Callable[[Tensor, Tensor, Tensor, Tensor, Tensor], tuple[Tensor, Tensor]],
+    u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Tensor | None, z: Tensor | None,
+    delta_bias: Tensor | None, delta_softplus: bool, return_last_state: bool,
+) -> Tensor | tuple[Tensor, Tensor]:
+    """The options around a recurrence ``(u, delta, A, B, C) -> (y, last state)``: delta's bias and
+    softplus before it, the skip ``D u`` and the gate ``silu(z)`` after it."""
+    y, h = recurrence(u, _prepare_delta(delta, delta_bias, delta_softplus), A, B, C)
     if D is not None:
-        y = y + D[None, :, None] * u
+        y = y + D[None, :, None] * u  # (B, D, L) + (1, D, 1) * (B, D, L)
     if z is not None:
         y = y * F.silu(z)
     return (y, h) if return_last_state else y
+
+
+def selective_scan_ref(
+    u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Tensor | None = None, z: Tensor | None = None,
+    delta_bias: Tensor | None = None, delta_softplus: bool = False, return_last_state: bool = False,
+) -> Tensor | tuple[Tensor, Tensor]:
+    """The plain sequential recurrence, one time step at a time (readable, slow)."""
+    return _scan_in_torch(_sequential, u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state)
 
 
 class _KernelScan(torch.autograd.Function):
@@ -100,27 +122,39 @@ def _check_shapes(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: 
             raise ValueError(f"{name}.shape={tuple(tensor.shape)} must be {shape} to match u and A")
 
 
-def selective_scan(
-    u: Tensor,
-    delta: Tensor,
-    A: Tensor,
-    B: Tensor,
-    C: Tensor,
-    D: Tensor | None = None,
-    z: Tensor | None = None,
-    delta_bias: Tensor | None = None,
-    delta_softplus: bool = False,
-    return_last_state: bool = False,
-) -> Tensor | tuple[Tensor, Tensor]:
-    """Fast path of :func:`selective_scan_ref`: same arguments, same results, differentiable.
+@lru_cache(maxsize=1)
+def _mamba_ssm_scan_fn() -> Callable | None:
+    """``mamba_ssm``'s ``selective_scan_fn`` (imported on first use), or None when it is not installed."""
+    try:
+        return importlib.import_module("mamba_ssm.ops.selective_scan_interface").selective_scan_fn
+    except ImportError as err:
+        logger.debug("mamba_ssm is not importable (%s); CUDA scans use the chunked PyTorch scan", err)
+        return None
 
-    On CPU in float32/float64 the recurrence runs in the compiled kernel of
-    :mod:`archlab.core.scan_kernel` (other float dtypes are computed in float32 and cast back); elsewhere,
-    or when the kernel cannot be built, it falls back to :func:`selective_scan_ref`.
+
+def _auto_path(u: Tensor, wants_last_state_gradient: bool) -> str:
+    """The fast path for ``u``'s device: ``kernel`` on CPU, ``mamba_ssm`` on CUDA where it applies, else ``chunked``.
+
+    ``mamba_ssm`` does not pass a gradient through the last state, so a differentiable last state takes
+    the chunked scan; its kernel also takes no float64.
     """
-    _check_shapes(u, delta, A, B, C, D, z)
-    if u.device.type != "cpu" or not u.is_floating_point() or scan_kernel.load() is None:
-        return selective_scan_ref(u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state)
+    if u.device.type == "cpu" and u.is_floating_point() and scan_kernel.load() is not None:
+        return "kernel"
+    if (
+        u.device.type == "cuda"
+        and u.dtype in MAMBA_SSM_DTYPES
+        and not wants_last_state_gradient
+        and _mamba_ssm_scan_fn() is not None
+    ):
+        return "mamba_ssm"
+    return "chunked"
+
+
+def _kernel_scan(
+    u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Tensor | None, z: Tensor | None,
+    delta_bias: Tensor | None, delta_softplus: bool,
+) -> tuple[Tensor, Tensor]:
+    """The compiled CPU kernel in float32/float64 (other float dtypes computed in float32, cast back)."""
     dtype = u.dtype if u.dtype in (torch.float32, torch.float64) else torch.float32
 
     def prepared(t: Tensor | None) -> Tensor | None:
@@ -137,5 +171,61 @@ def selective_scan(
         prepared(delta_bias),
         delta_softplus,
     )
-    y = y.to(u.dtype)
-    return (y, last.to(u.dtype)) if return_last_state else y
+    return y.to(u.dtype), last.to(u.dtype)
+
+
+def _mamba_ssm_scan(
+    u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Tensor | None, z: Tensor | None,
+    delta_bias: Tensor | None, delta_softplus: bool,
+) -> tuple[Tensor, Tensor]:
+    """``mamba_ssm.ops.selective_scan_interface.selective_scan_fn`` on our arguments.
+
+    Its layout is ours: ``u``, ``delta``, ``z`` (B, D, L); ``B``, ``C`` (B, N, L) (input-dependent, one
+    group); ``A`` (D, N); ``D``, ``delta_bias`` (D,); it returns (B, D, L) and a (B, D, N) last state. Its
+    kernel wants ``delta``, ``B``, ``C``, ``z`` in ``u``'s dtype and ``A``, ``D``, ``delta_bias`` in float32
+    (its weight type); the last state comes back in float32 and is cast to ``u``'s dtype.
+    """
+    scan_fn = _mamba_ssm_scan_fn()
+    same = [None if t is None else t.to(u.dtype) for t in (delta, B, C, z)]
+    weights = [None if t is None else t.float() for t in (A, D, delta_bias)]
+    y, last = scan_fn(
+        u, same[0], weights[0], same[1], same[2], D=weights[1], z=same[3], delta_bias=weights[2],
+        delta_softplus=delta_softplus, return_last_state=True,
+    )
+    return y, last.to(u.dtype)
+
+
+def selective_scan(
+    u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Tensor | None = None, z: Tensor | None = None,
+    delta_bias: Tensor | None = None, delta_softplus: bool = False, return_last_state: bool = False,
+    *, path: ScanPath = "auto", chunk_size: int = CHUNK_SIZE,
+) -> Tensor | tuple[Tensor, Tensor]:
+    """Fast path of :func:`selective_scan_ref`: same arguments, same results, differentiable.
+
+    ``path="auto"`` picks by device: on CPU the compiled kernel of :mod:`archlab.core.scan_kernel` (the
+    chunked scan when no compiler can build it); on CUDA ``mamba_ssm``'s ``selective_scan_fn`` when that
+    package is importable (not for float64, nor when the last state is returned with a gradient: its
+    kernel passes none through it); otherwise the chunked PyTorch scan of :mod:`archlab.core.scan_chunked`
+    with ``chunk_size`` steps per chunk. ``path`` may name one of them (``"kernel"``, ``"mamba_ssm"``,
+    ``"chunked"``, ``"reference"``) to force it.
+    """
+    _check_shapes(u, delta, A, B, C, D, z)
+    if path not in SCAN_PATHS:
+        raise ValueError(f"path={path!r} must be one of {', '.join(SCAN_PATHS)}")
+    if path == "auto":
+        differentiable = torch.is_grad_enabled() and any(
+            t is not None and t.requires_grad for t in (u, delta, A, B, C, D, z, delta_bias)
+        )
+        path = _auto_path(u, return_last_state and differentiable)
+    if path == "kernel" and (u.device.type != "cpu" or not u.is_floating_point() or scan_kernel.load() is None):
+        raise ValueError(f"path='kernel' needs float CPU tensors and a built kernel; got {u.dtype} on {u.device}")
+    if path == "mamba_ssm" and (u.device.type != "cuda" or _mamba_ssm_scan_fn() is None):
+        raise ValueError(f"path='mamba_ssm' needs CUDA tensors and the mamba_ssm package; got {u.device}")
+    if path == "kernel":
+        y, last = _kernel_scan(u, delta, A, B, C, D, z, delta_bias, delta_softplus)
+    elif path == "mamba_ssm":
+        y, last = _mamba_ssm_scan(u, delta, A, B, C, D, z, delta_bias, delta_softplus)
+    else:
+        recurrence = _sequential if path == "reference" else lambda *a: chunked_scan(*a, chunk_size=chunk_size)
+        return _scan_in_torch(recurrence, u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state)
+    return (y, last) if return_last_state else y

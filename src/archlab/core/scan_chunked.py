@@ -1,0 +1,89 @@
+"""The selective scan's recurrence as a chunked scan in plain PyTorch: the fast path on any device.
+
+This is the chunked algorithm of Mamba-2's state space duality (Dao and Gu 2024, "Transformers are SSMs",
+Sec. 6 and Listing 1, "SSD minimal"), adapted to Mamba-1's diagonal ``A``. In SSD the decay is one scalar
+per head, so a chunk's decays form one (Q, Q) matrix; here the decay ``exp(delta_t A)`` differs per channel
+and per state entry, so the matrix is (Q, Q) for every (batch, channel, state entry).
+
+The sequence is cut into chunks of ``Q`` steps. With the log-decays ``a_t = delta_t A`` (one per channel and
+state entry) and their cumulative sums ``S_t = a_1 + ... + a_t`` inside a chunk, the state is
+
+    h_t = sum_{s <= t} exp(S_t - S_s) delta_s B_s u_s + exp(S_t) h_0          (h_0: the state entering the chunk)
+
+so a chunk's outputs ``y_t = <C_t, h_t>`` are a masked matmul-style contraction over ``s`` and the state
+entries (the "diagonal block" of SSD), plus the entering state's contribution (the "off-diagonal" term).
+The state is carried from chunk to chunk by a short loop over the ``L / Q`` chunks. Each step costs
+O(B D N Q^2) and keeps only one chunk's (B, D, N, Q, Q) decays in memory (autograd saves them for every
+chunk: O(B D L N Q) in training).
+
+Numerical stability: ``exp(S_t - S_s)`` is only formed for ``t >= s``, where it is a product of decays.
+As in the paper's ``segsum``, the segment sums ``S_t - S_s`` are cumulative sums of the masked log-decays
+and the entries above the diagonal are set to ``-inf`` *before* ``exp``, so nothing overflows, their
+gradients are exactly zero, and no gradient is a difference of large terms that cancel.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+CHUNK_SIZE = 16  # steps per chunk: the default; the cost per step grows with it, the loop length shrinks
+
+
+def decays_within_chunk(log_decay: Tensor) -> Tensor:
+    """``out[:, t, s] = exp(a_{s+1} + ... + a_t) = exp(S_t - S_s)`` for ``t >= s``, exactly 0 above the diagonal.
+
+    ``log_decay``: (B, Q, ...) holding ``a_1 .. a_Q`` along dim 1; returns (B, Q_t, Q_s, ...). As in the
+    paper's ``segsum``, each segment sum is a cumulative sum of the masked ``a_k`` (never a difference of two
+    cumulative sums, whose gradients would cancel to round-off), and the entries above the diagonal become
+    ``-inf`` before ``exp``.
+    """
+    q = log_decay.shape[1]
+    ones = torch.ones(q, q, dtype=torch.bool, device=log_decay.device)  # (Q_t, Q_s)
+    trailing = [1] * (log_decay.dim() - 2)
+    strictly_lower, upper = ones.tril(-1).view(q, q, *trailing), ones.triu(1).view(q, q, *trailing)  # (Q_t, Q_s, 1, ...)
+    rows = log_decay[:, :, None].expand(-1, -1, q, *log_decay.shape[2:])  # (B, Q_t, Q_s, ...): rows[t, s] = a_t
+    sums = rows.masked_fill(~strictly_lower, 0.0).cumsum(dim=1)  # (B, Q_t, Q_s, ...): sum of a_k over s < k <= t
+    return sums.masked_fill_(upper, float("-inf")).exp_()  # t < s: exp(-inf) = 0
+
+
+def chunked_scan(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, *, chunk_size: int = CHUNK_SIZE) -> tuple[Tensor, Tensor]:
+    """The recurrence ``h_t = exp(delta_t A) h_{t-1} + delta_t B_t u_t``, ``y_t = <C_t, h_t>`` from ``h_0 = 0``.
+
+    ``u``, ``delta`` (already biased and softplus-ed): (B, D, L); ``A``: (D, N); ``B``, ``C``: (B, N, L).
+    Returns ``y`` (B, D, L) and the last state (B, D, N), in the inputs' dtype; half-precision inputs are
+    computed in float32. Differentiable through autograd. Inside, time comes before channels, so that every
+    chunk's (Q, Q) pairs index contiguous (D, N) blocks.
+    """
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size={chunk_size} must be at least 1")
+    out_dtype = u.dtype
+    dtype = torch.float64 if u.dtype == torch.float64 else torch.float32
+    u, delta, A, B, C = (t.to(dtype) for t in (u, delta, A, B, C))
+    batch, dim, length = u.shape
+    q = min(chunk_size, max(length, 1))
+    pad = -length % q
+    # Padded steps have delta = 0: decay exp(0) = 1 and input 0, so they leave the state as it was.
+    u, delta, B, C = (F.pad(t, (0, pad)).transpose(1, 2) for t in (u, delta, B, C))  # (B, *, L) -> (B, L', *)
+    x = delta * u  # (B, L', D): delta_s u_s
+    h = u.new_zeros(batch, dim, A.shape[1])  # (B, D, N): the state entering the chunk
+    ys = []
+    for start in range(0, length + pad, q):
+        Bq, Cq, xq = B[:, start : start + q], C[:, start : start + q], x[:, start : start + q]  # (B, Q, N), (B, Q, N), (B, Q, D)
+        log_decay = delta[:, start : start + q, :, None] * A  # (B, Q, D, 1) * (D, N) -> (B, Q, D, N): delta_t A
+        cumulative = log_decay.cumsum(dim=1)  # (B, Q, D, N): S_t
+        decay = decays_within_chunk(log_decay)  # (B, Q_t, Q_s, D, N): exp(S_t - S_s), zero for t < s
+        decay_from_start = cumulative.exp()  # (B, Q, D, N): exp(S_t)
+        # Diagonal block: y_t = sum_s x_s sum_n exp(S_t - S_s)[n] C_t[n] B_s[n]
+        CB = Cq[:, :, None, :] * Bq[:, None, :, :]  # (B, Q_t, 1, N) * (B, 1, Q_s, N) -> (B, Q_t, Q_s, N)
+        weights = (decay @ CB[..., None]).squeeze(-1)  # (B, Q_t, Q_s, D, N) @ (B, Q_t, Q_s, N, 1) -> (B, Q_t, Q_s, D)
+        y = (weights * xq[:, None]).sum(dim=2)  # (B, Q_t, Q_s, D) * (B, 1, Q_s, D) -> (B, Q, D)
+        # Entering state: y_t += sum_n exp(S_t)[n] h_0[n] C_t[n]
+        y = y + ((decay_from_start * h[:, None]) @ Cq[..., None]).squeeze(-1)  # (B, Q, D, N) @ (B, Q, N, 1) -> (B, Q, D)
+        ys.append(y)
+        # State leaving the chunk: h = exp(S_Q) h_0 + sum_s exp(S_Q - S_s) B_s x_s (decay's last row)
+        inputs = xq[..., None] * Bq[:, :, None, :]  # (B, Q, D, 1) * (B, Q, 1, N) -> (B, Q, D, N): B_s x_s
+        h = decay_from_start[:, -1] * h + (decay[:, -1] * inputs).sum(dim=1)  # (B, D, N)
+    y = torch.cat(ys, dim=1)[:, :length].transpose(1, 2)  # c x (B, Q, D) -> (B, L, D) -> (B, D, L)
+    return y.to(out_dtype), h.to(out_dtype)
