@@ -45,10 +45,12 @@ def torchrun(script_args: list[str], *, ranks: int = 2) -> None:
 
 def build_toy(name: str):
     """A toy task and its run config, the same in the worker and in the one-process reference."""
-    from train_toys import ToyTask, TwoPlayerTask, make_toy, toy_config
+    from train_toys import GraphTask, ToyTask, TwoPlayerTask, make_toy, toy_config
 
     if name == "game":
         return make_toy(task_class=TwoPlayerTask), toy_config(steps=6)
+    if name == "graph":  # 10 seed nodes a step; every rank and micro-batch forwards the whole graph
+        return make_toy(task_class=GraphTask), toy_config(steps=6)
     task = make_toy(task_class=ToyTask)
     task.model.drop.p = 0.0  # each rank draws its own dropout masks: no equality with one process
     if name == "spare":  # a parameter that no loss reaches: DDP needs find_unused_parameters
@@ -141,6 +143,16 @@ def test_ddp_finds_unused_parameters_only_when_there_are_some(tmp_path):
     out = tmp_path / "ddp"
     torchrun([__file__, "--toy", "spare", "--out", str(out)])
     assert json.loads((out / "engine.json").read_text())["plan"] == {"ddp": True, "find_unused": True}
+    assert_same_run(*reference, out, tol=1e-5)
+
+
+@pytest.mark.slow
+@needs_torchrun
+def test_ddp_trains_a_graph_task_split_by_seed_nodes_like_one_process(tmp_path):
+    reference = one_process("graph", tmp_path / "one", grad_accum=4)  # seeds cut 3 + 2 + 3 + 2, as the ranks do
+    out = tmp_path / "ddp"
+    torchrun([__file__, "--toy", "graph", "--out", str(out), "--grad-accum", "2"])
+    assert json.loads((out / "engine.json").read_text())["ddp"] is True
     assert_same_run(*reference, out, tol=1e-5)
 
 
