@@ -111,6 +111,34 @@ def test_python_dash_m_version_and_errors_in_a_real_process():
     assert done.stdout == ""
 
 
+# -- the train and sample targets are discovered only when a command line uses them ---------------------
+
+IMPORTS_TORCH = """
+import sys
+from archlab.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit:
+    pass
+print('torch' in sys.modules)
+"""
+
+
+@pytest.mark.parametrize("argv", [["--version"], ["--help"], ["list", "--help"], ["train", "--help"]])
+def test_only_train_and_sample_import_the_families_and_torch_to_parse(argv):
+    done = subprocess.run([sys.executable, "-c", IMPORTS_TORCH, *argv], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == str(argv[0] == "train")
+
+
+def test_a_broken_familys_recipes_break_only_train(demo_registry, fake_families, capsys):
+    fake_families({"brokenfamily": {"recipes": "raise RuntimeError('broken recipes')\n"}})
+    assert main(["list"]) == 0
+    assert "demo.noise-mean" in capsys.readouterr().out
+    with pytest.raises(RuntimeError, match="broken recipes"):
+        main(["train", "--help"])
+
+
 # -- training targets by convention: a family's recipes.py is all it takes ------------------------------
 
 TOY_RECIPES = '''

@@ -4,7 +4,8 @@ Mistakes a user can make (an unknown claim, family or benchmark, a bad option va
 one line, ``archlab: error: ...``, and exit with code 2; set ``ARCHLAB_DEBUG=1`` to see the traceback
 instead. A claim's verdict is a result, not an error: ``run`` and ``atlas`` exit 0 whether claims hold
 or not. torch, matplotlib and rich are imported inside the commands that need them, so that
-``archlab --help`` starts at once.
+``archlab --help`` starts at once; the ``train`` and ``sample`` targets, which import every family's
+``recipes.py`` and torch with them, are discovered only when the command line names ``train`` or ``sample``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import sys
 from typing import Sequence
 
 from archlab import __version__
-from archlab.atlas.html import format_value, verdict
 from archlab.errors import UserError
 from archlab.train.command import add_sample_parser, add_train_parser
 
@@ -48,11 +48,15 @@ def _plain(text) -> str:
 
 
 def _verdict_markup(result) -> str:
+    from archlab.atlas.html import verdict
+
     colour = "green" if result.holds else "red"
     return f"[bold {colour}]{verdict(result)}[/]"
 
 
 def _key_metric_text(result) -> str:
+    from archlab.atlas.html import format_value
+
     if result.key_metric is None:
         return "-"
     return _plain(f"{result.key_metric} = {format_value(result.key_value)}")
@@ -83,6 +87,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from rich.table import Table
 
+    from archlab.atlas.html import format_value
     from archlab.lab.registry import get_claim
     from archlab.lab.runner import run_claim
 
@@ -189,7 +194,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
 # -- the parser ---------------------------------------------------------------------------------------
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The ``archlab`` parser for a command line that names ``command``: the ``train`` / ``sample`` targets
+    are discovered for that command only, the other of the two registered by its name and help alone."""
     parser = _Parser(
         prog="archlab",
         description="Architecture families from shared, tested blocks; every known mechanism a measured claim.",
@@ -226,13 +233,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="bench-results", help="folder for <name>.json (default: bench-results)")
     p.set_defaults(func=cmd_bench)
 
-    add_train_parser(subparsers)
-    add_sample_parser(subparsers)
+    add_train_parser(subparsers, discover=command == "train")
+    add_sample_parser(subparsers, discover=command == "sample")
     return parser
 
 
+def _named_command(argv: Sequence[str]) -> str | None:
+    """The command ``argv`` names: its first word that is not an option (``archlab``'s own options take no value)."""
+    return next((word for word in argv if not word.startswith("-")), None)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(_named_command(argv))
     args = parser.parse_args(argv)
     if getattr(args, "func", None) is None:
         parser.print_help(sys.stderr)

@@ -114,9 +114,13 @@ def run_sample(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Register ``train`` on an argparse subparsers object, one sub-command per discovered target."""
+def add_train_parser(subparsers: Any, *, discover: bool) -> argparse.ArgumentParser:
+    """Register ``train`` on an argparse subparsers object, one sub-command per discovered target; with
+    ``discover=False`` by its name and help alone, for a command line that runs another command (discovering
+    the targets imports every family's recipes, and torch)."""
     p = subparsers.add_parser("train", help="train a model with the one training loop (torchrun for several processes)")
+    if not discover:
+        return p
     targets = p.add_subparsers(dest="target", metavar="TARGET", required=True)
     for target, archs in all_recipes().items():
         first = next(iter(archs.values()))
@@ -136,9 +140,12 @@ def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
     return p
 
 
-def add_sample_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Register ``sample`` on an argparse subparsers object, one sub-command per target that has a sampler."""
+def add_sample_parser(subparsers: Any, *, discover: bool) -> argparse.ArgumentParser:
+    """Register ``sample`` on an argparse subparsers object, one sub-command per target that has a sampler;
+    with ``discover=False`` by its name and help alone, as ``add_train_parser``."""
     p = subparsers.add_parser("sample", help="sample from a trained model (lm: continue a prompt)")
+    if not discover:
+        return p
     targets = p.add_subparsers(dest="target", metavar="TARGET", required=True)
     for target, recipe in samplers().items():
         t = targets.add_parser(target, help=f"sample from {recipe.summary}")

@@ -14,11 +14,13 @@ command line: the same ``add_arguments`` / ``apply_arguments`` and the same samp
 from __future__ import annotations
 
 import argparse
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from archlab.families import family_modules, merge_family_tables
-from archlab.train.config import RunConfig
-from archlab.train.task import Task
+
+if TYPE_CHECKING:  # annotations only: importing this module imports neither torch nor a family
+    from archlab.train.config import RunConfig
+    from archlab.train.task import Task
 
 # The methods that make a target's command line; every recipe of one target has the same functions for them.
 COMMAND_LINE = ("add_arguments", "apply_arguments", "add_sample_arguments", "sample")
