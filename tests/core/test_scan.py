@@ -215,17 +215,17 @@ def fake_tensor(device, dtype=torch.float32):
 
 def test_auto_path_by_device(monkeypatch):
     monkeypatch.setattr(scan, "_mamba_ssm_scan_fn", lambda: None)
-    assert scan._auto_path(torch.zeros(1), False) == "kernel"
-    assert scan._auto_path(fake_tensor("cuda"), False) == "chunked"  # no mamba_ssm
-    assert scan._auto_path(fake_tensor("mps"), False) == "chunked"
+    assert scan.auto_path(torch.zeros(1), False) == "kernel"
+    assert scan.auto_path(fake_tensor("cuda"), False) == "chunked"  # no mamba_ssm
+    assert scan.auto_path(fake_tensor("mps"), False) == "chunked"
     monkeypatch.setattr(scan, "_mamba_ssm_scan_fn", lambda: selective_scan_ref)
-    assert scan._auto_path(fake_tensor("cuda"), False) == "mamba_ssm"
-    assert scan._auto_path(fake_tensor("cuda", torch.bfloat16), False) == "mamba_ssm"
-    assert scan._auto_path(fake_tensor("cuda", torch.float64), False) == "chunked"  # its kernel takes no float64
-    assert scan._auto_path(fake_tensor("cuda"), True) == "chunked"  # it passes no gradient through the last state
-    assert scan._auto_path(fake_tensor("xpu"), False) == "chunked"
+    assert scan.auto_path(fake_tensor("cuda"), False) == "mamba_ssm"
+    assert scan.auto_path(fake_tensor("cuda", torch.bfloat16), False) == "mamba_ssm"
+    assert scan.auto_path(fake_tensor("cuda", torch.float64), False) == "chunked"  # its kernel takes no float64
+    assert scan.auto_path(fake_tensor("cuda"), True) == "chunked"  # it passes no gradient through the last state
+    assert scan.auto_path(fake_tensor("xpu"), False) == "chunked"
     monkeypatch.setattr(scan_kernel, "load", lambda: None)
-    assert scan._auto_path(torch.zeros(1), False) == "chunked"
+    assert scan.auto_path(torch.zeros(1), False) == "chunked"
 
 
 def test_auto_path_on_meta_device_runs_chunked(monkeypatch):

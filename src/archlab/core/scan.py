@@ -132,7 +132,7 @@ def _mamba_ssm_scan_fn() -> Callable | None:
         return None
 
 
-def _auto_path(u: Tensor, wants_last_state_gradient: bool) -> str:
+def auto_path(u: Tensor, wants_last_state_gradient: bool = False) -> str:
     """The fast path for ``u``'s device: ``kernel`` on CPU, ``mamba_ssm`` on CUDA where it applies, else ``chunked``.
 
     ``mamba_ssm`` does not pass a gradient through the last state, so a differentiable last state takes
@@ -216,7 +216,7 @@ def selective_scan(
         differentiable = torch.is_grad_enabled() and any(
             t is not None and t.requires_grad for t in (u, delta, A, B, C, D, z, delta_bias)
         )
-        path = _auto_path(u, return_last_state and differentiable)
+        path = auto_path(u, return_last_state and differentiable)
     if path == "kernel" and (u.device.type != "cpu" or not u.is_floating_point() or scan_kernel.load() is None):
         raise ValueError(f"path='kernel' needs float CPU tensors and a built kernel; got {u.dtype} on {u.device}")
     if path == "mamba_ssm" and (u.device.type != "cuda" or _mamba_ssm_scan_fn() is None):

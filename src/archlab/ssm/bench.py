@@ -6,7 +6,11 @@ PyTorch fallback, and a Mamba block against an attention block over lengths.
 when mamba_ssm is absent: a Python loop over time over precomputed (B, D, L, N) ``exp(delta A)``) on the same
 arguments: batch 2, dim 512, state 16, length 2048, fp32, with D, z, delta_bias and softplus as a Mamba
 block passes them, A = -(1..16) per channel (Mamba's S4D-Real init). ``extra`` holds the outputs' largest
-relative difference and the forward + backward speedup over autograd through ``selective_scan_ref``.
+relative difference, the forward + backward speedup over autograd through ``selective_scan_ref``, the path
+``selective_scan`` took, and the forward time of the chunked PyTorch scan (the path of devices without a
+kernel). With ``--device cuda`` both sides run on the GPU: archlab takes mamba_ssm's kernel when installed,
+else the chunked scan; transformers' function runs mamba_ssm's kernel when installed, else its sequential loop
+(the result's ``peer`` says which).
 
 ``ssm-vs-attention`` times the forward of ``archlab.ssm.mamba.MambaMixer`` (archlab) and
 ``archlab.core.attention.MultiHeadAttention`` (causal, SDPA; the "peer") at width 64, batch 2, for lengths
@@ -16,13 +20,14 @@ relative difference and the forward + backward speedup over autograd through ``s
 
 from __future__ import annotations
 
+import importlib.util
 from typing import Any
 
 import torch
 
 from archlab.bench.harness import BenchResult, compare
 from archlab.bench.registry import benchmark
-from archlab.core.scan import selective_scan, selective_scan_ref
+from archlab.core.scan import auto_path, selective_scan, selective_scan_ref
 from archlab.errors import UserError
 from archlab.lab.measure import median_seconds, peak_tensor_bytes
 
@@ -55,13 +60,22 @@ def _cpu_only(device: str, name: str) -> None:
     target=10.0,
 )
 def ssm_scan(*, device: str = "cpu", repeats: int | None = None, size: str = "default", seed: int = 0) -> BenchResult:
-    _cpu_only(device, "ssm-scan")
     try:
         from transformers.models.mamba.modeling_mamba import mamba_selective_scan
     except ImportError:
         raise UserError("the ssm-scan benchmark needs transformers as its peer: pip install transformers") from None
-    x = scan_inputs(*SCAN_SIZES[size], seed=seed)
+    x = {k: v.to(device) for k, v in scan_inputs(*SCAN_SIZES[size], seed=seed).items()}
     args = [x[k] for k in ("u", "delta", "A", "B", "C", "D", "z", "delta_bias")]
+    sync = torch.cuda.synchronize if device == "cuda" else None
+    # transformers binds mamba_ssm's selective_scan_fn at import when that package is importable
+    peer_path = "mamba_ssm selective_scan_fn (CUDA kernel)" if importlib.util.find_spec("mamba_ssm") else (
+        "PyTorch fallback, sequential loop")
+
+    def chunked_forward() -> None:
+        selective_scan(*args, delta_softplus=True, path="chunked")
+        if sync is not None:
+            sync()
+
     with torch.no_grad():
         ours, theirs = selective_scan(*args, delta_softplus=True), mamba_selective_scan(*args, delta_softplus=True)
         rel_diff = float((ours - theirs).abs().max() / theirs.abs().max())
@@ -70,11 +84,13 @@ def ssm_scan(*, device: str = "cpu", repeats: int | None = None, size: str = "de
             lambda: selective_scan(*args, delta_softplus=True),
             lambda: mamba_selective_scan(*args, delta_softplus=True),
             repeats=repeats or (5 if size == "default" else 3),
+            sync=sync,
             work=x["u"].numel(),
             unit="channel-steps",
             device=device,
-            peer="transformers mamba_selective_scan (PyTorch fallback, sequential loop)",
+            peer=f"transformers mamba_selective_scan ({peer_path})",
         )
+        chunked_seconds = median_seconds(chunked_forward, repeats=1 if size == "default" else 2)
 
     leaves = [a.clone().requires_grad_(True) for a in args]
 
@@ -82,12 +98,14 @@ def ssm_scan(*, device: str = "cpu", repeats: int | None = None, size: str = "de
         fn(*leaves, delta_softplus=True).sum().backward()
 
     fb = compare("ssm-scan-backward", lambda: forward_backward(selective_scan),
-                 lambda: forward_backward(selective_scan_ref), repeats=1 if size == "default" else 2)
+                 lambda: forward_backward(selective_scan_ref), repeats=1 if size == "default" else 2, sync=sync)
     result.config = dict(zip(("batch", "dim", "state", "length"), SCAN_SIZES[size]), dtype="float32")
     result.extra = {
         "max_relative_difference": rel_diff,
+        "archlab_path": auto_path(x["u"]),
         "forward_backward_speedup_vs_ref": fb.speedup,
         "forward_backward_seconds": {"archlab": fb.archlab_median, "selective_scan_ref": fb.peer_median},
+        "chunked_forward_seconds": chunked_seconds,
     }
     return result
 
