@@ -16,9 +16,9 @@ Layout follows mamba_ssm's ``selective_scan_fn``: ``u``, ``delta``, ``z``: (B, D
 
 from __future__ import annotations
 
+import functools
 import importlib
 import logging
-from functools import lru_cache
 from typing import Callable, Literal
 
 import torch
@@ -122,7 +122,7 @@ def _check_shapes(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: 
             raise ValueError(f"{name}.shape={tuple(tensor.shape)} must be {shape} to match u and A")
 
 
-@lru_cache(maxsize=1)
+@functools.lru_cache(maxsize=1)
 def _mamba_ssm_scan_fn() -> Callable | None:
     """``mamba_ssm``'s ``selective_scan_fn`` (imported on first use), or None when it is not installed."""
     try:
@@ -226,6 +226,6 @@ def selective_scan(
     elif path == "mamba_ssm":
         y, last = _mamba_ssm_scan(u, delta, A, B, C, D, z, delta_bias, delta_softplus)
     else:
-        recurrence = _sequential if path == "reference" else lambda *a: chunked_scan(*a, chunk_size=chunk_size)
+        recurrence = _sequential if path == "reference" else functools.partial(chunked_scan, chunk_size=chunk_size)
         return _scan_in_torch(recurrence, u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state)
     return (y, last) if return_last_state else y
