@@ -28,6 +28,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from archlab.data.streams import step_generator
 from archlab.data.synthetic import mqar
 from archlab.lab.claim import Evidence, Scale
 from archlab.lab.figures import new_figure
@@ -50,7 +51,7 @@ def _mqar_setup(scale: Scale, seed: int) -> tuple[Sampler, dict[int, tuple[Tenso
         return inputs, labels
 
     tests = {k: mqar(300 if scale is Scale.QUICK else 1000, vocab_size=vocab, seq_len=length, num_kv_pairs=k,
-                     generator=torch.Generator().manual_seed(20_000 + 97 * seed + k)) for k in MQAR_PAIRS}
+                     generator=step_generator(seed, "test", k)) for k in MQAR_PAIRS}
     return sample, tests, vocab
 
 
@@ -99,7 +100,7 @@ def recall_gap(scale: Scale, seed: int) -> Evidence:
     sample, tests, vocab = _mqar_setup(scale, seed)
     attn_budget, rec_budget = _mqar_budgets(scale)
     attention = _attention(seed, vocab)
-    train(attention, sample, attn_budget, seed=seed, test=tests[16])
+    train(attention, sample, attn_budget, seed=seed)
     attn = _scores(attention, tests)
     recurrent: dict[int, dict[int, float]] = {}
     state_sizes: dict[int, int] = {}
@@ -107,7 +108,7 @@ def recall_gap(scale: Scale, seed: int) -> Evidence:
         torch.manual_seed(seed)
         model = LinearAttentionLM(LinearAttentionLMConfig(vocab_size=vocab, d_model=64, n_layers=2, feature_dim=f,
                                                           conv_kernel=ATTN_CONV))
-        train(model, sample, rec_budget, seed=seed, test=tests[16])
+        train(model, sample, rec_budget, seed=seed)
         recurrent[f], state_sizes[f] = _scores(model, tests), model.config.state_size
     small, large = recurrent[FEATURE_DIMS[0]], recurrent[FEATURE_DIMS[-1]]
     gap_16 = attn[16] - small[16]
@@ -153,12 +154,12 @@ def hybrid_recovers_recall(scale: Scale, seed: int) -> Evidence:
     width, d_state = 64, 1
     test16 = {16: tests[16]}
     attention = _attention(seed, vocab)
-    train(attention, sample, attn_budget, seed=seed, test=tests[16])
+    train(attention, sample, attn_budget, seed=seed)
     recurrent = mamba_model(seed, vocab_size=vocab, d_model=width, n_layers=4, d_state=d_state, expand=1)
-    train(recurrent, sample, rec_budget, seed=seed, test=tests[16])
+    train(recurrent, sample, rec_budget, seed=seed)
     hybrid = hybrid_model(seed, vocab_size=vocab, d_model=width, n_layers=4, d_state=d_state, expand=1, mlp="none",
                      n_heads=1, attn_every=4, attn_offset=1, position="none", max_seq_len=64, attn_conv=ATTN_CONV)
-    train(hybrid, sample, rec_budget, seed=seed, test=tests[16])
+    train(hybrid, sample, rec_budget, seed=seed)
     acc = {name: _scores(m, test16)[16] for name, m in
            (("attention", attention), ("recurrent", recurrent), ("hybrid", hybrid))}
     gap = acc["attention"] - acc["recurrent"]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from archlab.data.streams import step_generator
 from archlab.data.synthetic import induction_heads, selective_copying
 from archlab.lab.claim import Evidence, Scale
 from archlab.lab.figures import new_figure
@@ -43,12 +44,12 @@ def selective_copying_claim(scale: Scale, seed: int) -> Evidence:
     def sample(n: int, g: torch.Generator) -> tuple[Tensor, Tensor]:
         return selective_copying(n, length=length, n_data=n_data, n_symbols=n_symbols, generator=g)
 
-    test = sample(512, torch.Generator().manual_seed(10_000 + seed))
+    test = sample(512, step_generator(seed, "test", 0))
     vocab = n_symbols + 2
     selective = mamba_model(seed, vocab_size=vocab, d_model=width, n_layers=2, d_state=d_state)
     torch.manual_seed(seed)
     lti = LTIStack(LTIStackConfig(vocab_size=vocab, d_model=width, n_layers=2, d_state=d_state))
-    histories = {name: train(m, sample, budget, seed=seed, test=test) for name, m in
+    histories = {name: train(m, sample, budget, seed=seed) for name, m in
                  (("selective (Mamba, S6)", selective), ("LTI (S4D)", lti))}
     acc_sel, acc_lti = accuracy(selective, *test), accuracy(lti, *test)
     gap = acc_sel - acc_lti
@@ -88,7 +89,7 @@ def length_extrapolation(scale: Scale, seed: int) -> Evidence:
     train_len, vocab = 64, 16
     lengths = [64, 128, 256, 512, 1024] if quick else [64, 128, 256, 512, 1024, 4096]
     n_test = 200 if quick else 1000
-    tests = {n: induction_heads(n_test, length=n, vocab_size=vocab, generator=torch.Generator().manual_seed(30_000 + n))
+    tests = {n: induction_heads(n_test, length=n, vocab_size=vocab, generator=step_generator(seed, "test", n))
              for n in lengths}
 
     def sample(n: int, g: torch.Generator) -> tuple[Tensor, Tensor]:
@@ -101,10 +102,10 @@ def length_extrapolation(scale: Scale, seed: int) -> Evidence:
     mamba_budget = Budget(steps=2000, batch_size=8, lr=2e-3) if quick else Budget(steps=8000, batch_size=8, lr=1e-3)
     attn_budget = Budget(steps=4000, batch_size=16, lr=3e-3) if quick else Budget(steps=16000, batch_size=16, lr=1e-3)
     mamba = mamba_model(seed, vocab_size=vocab, d_model=64, n_layers=2, d_state=16)
-    train(mamba, sample, mamba_budget, seed=seed, test=tests[train_len])
+    train(mamba, sample, mamba_budget, seed=seed)
     attention = attention_model(seed, position="sincos", vocab_size=vocab, d_model=64, n_heads=2,
                                 max_seq_len=max(lengths), tie_embeddings=False)
-    train(attention, sample, attn_budget, seed=seed, test=tests[train_len])
+    train(attention, sample, attn_budget, seed=seed)
     acc_mamba = {n: accuracy(mamba, *tests[n], batch_size=50) for n in lengths}
     attn_lengths = [n for n in lengths if n <= 4 * train_len * 2]
     acc_attn = {n: accuracy(attention, *tests[n], batch_size=50) for n in attn_lengths}

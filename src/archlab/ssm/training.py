@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Callable, Iterator
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -20,33 +20,30 @@ from archlab.core.block import Block
 from archlab.core.losses import cross_entropy
 from archlab.core.norm import RMSNorm
 from archlab.core.outputs import LMOutput
+from archlab.lab.experiment import SampledTask, quick_fit
 from archlab.ssm.s4d import S4D
 from archlab.ssm.lm import MambaLM, MambaLMConfig, interleaved_layers
-from archlab.train.config import OptimConfig, RunConfig, TrainConfig
-from archlab.train.loop import fit
-from archlab.train.task import Task
 
 logger = logging.getLogger(__name__)
 
 Sampler = Callable[[int, torch.Generator], tuple[Tensor, Tensor]]
 
 
-class SyntheticTask(Task):
-    """Next-token prediction on a synthetic task: batch of step ``s`` drawn from a generator seeded by
-    ``(seed, s)``; the loss is the model's cross-entropy at the labelled positions."""
+class SyntheticTask(SampledTask):
+    """Next-token prediction on a synthetic task (``archlab.lab.experiment.SampledTask``: the batch of step
+    ``s`` from the ``"train"`` stream, a held-out set from the ``"eval"`` stream); the loss is the model's
+    cross-entropy at the labelled positions."""
 
-    def __init__(self, model: nn.Module, sample: Sampler, *, batch_size: int, seed: int, test: tuple[Tensor, Tensor]):
-        self.model, self.sample, self.batch_size, self.seed, self.test = model, sample, batch_size, seed, test
+    def __init__(self, model: nn.Module, sample: Sampler, *, batch_size: int, seed: int, eval_size: int = 256):
+        super().__init__(batch_size=batch_size, seed=seed, eval_size=eval_size)
+        self.model, self._sample = model, sample
 
-    def train_batch(self, step: int) -> tuple[Tensor, Tensor]:
-        return self.sample(self.batch_size, torch.Generator().manual_seed(self.seed * 1_000_003 + step))
+    def sample(self, size: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+        return self._sample(size, generator)
 
     def loss(self, batch: tuple[Tensor, Tensor], player: str) -> Tensor:
         inputs, labels = batch
         return self.model(inputs, labels=labels).loss
-
-    def eval_batches(self) -> Iterator[tuple[Tensor, Tensor]]:
-        yield self.test
 
     def evaluate(self, batch: tuple[Tensor, Tensor]) -> dict[str, Tensor]:
         inputs, labels = batch
@@ -80,18 +77,12 @@ class Budget:
     lr: float
 
 
-def train(model: nn.Module, sample: Sampler, budget: Budget, *, seed: int, test: tuple[Tensor, Tensor]) -> list[dict]:
-    """Train ``model`` on ``sample`` with AdamW (no weight decay), short warm-up, cosine decay; return the history."""
-    config = RunConfig(
-        model=model.config,
-        optim=OptimConfig(lr=budget.lr, weight_decay=0.0, warmup_steps=max(1, budget.steps // 20), min_lr_ratio=0.1,
-                          grad_clip=1.0),
-        train=TrainConfig(steps=budget.steps, batch_size=budget.batch_size, context=test[0].shape[1], eval_every=0,
-                          eval_batches=1, checkpoint_every=0, log_every=max(1, budget.steps // 10), device="cpu",
-                          seed=seed, progress=False),
-    )
-    task = SyntheticTask(model, sample, batch_size=budget.batch_size, seed=seed, test=test)
-    return fit(task, config).history
+def train(model: nn.Module, sample: Sampler, budget: Budget, *, seed: int) -> list[dict]:
+    """Train ``model`` on ``sample`` with AdamW (no weight decay), short warm-up, cosine decay; return the history
+    (its last record holds ``val_loss`` and ``val_acc`` on the task's held-out set)."""
+    task = SyntheticTask(model, sample, batch_size=budget.batch_size, seed=seed)
+    return quick_fit(task, steps=budget.steps, lr=budget.lr, batch_size=budget.batch_size, seed=seed,
+                     warmup_steps=max(1, budget.steps // 20), log_every=max(1, budget.steps // 10)).history
 
 
 def mamba_model(seed: int, *, n_layers: int, **kw) -> MambaLM:

@@ -25,8 +25,8 @@ import torch
 from archlab.lab.claim import Evidence, Scale
 from archlab.lab.figures import new_figure
 from archlab.lab.registry import claim
-from archlab.train.config import OptimConfig, RunConfig, TrainConfig
-from archlab.train.loop import fit
+from archlab.lab.experiment import SampledTask, quick_fit
+from archlab.train.loop import FitResult
 from archlab.transformer.encoder import Encoder, EncoderConfig
 from archlab.transformer.lm import LMConfig
 from archlab.transformer.sentence import SentenceEncoder
@@ -50,13 +50,9 @@ def roc_auc(positive: torch.Tensor, negative: torch.Tensor) -> float:
     return float((diff > 0).float().mean() + 0.5 * (diff == 0).float().mean())
 
 
-def _run_config(model, *, steps: int, lr: float, batch: int, context: int, seed: int) -> RunConfig:
-    return RunConfig(
-        model=model,
-        optim=OptimConfig(lr=lr, warmup_steps=max(1, steps // 20), weight_decay=0.0),
-        train=TrainConfig(steps=steps, batch_size=batch, context=context, eval_every=0, eval_batches=1,
-                          checkpoint_every=0, log_every=max(1, steps // 20), seed=seed, device="cpu", progress=False),
-    )
+def _fit(task: SampledTask, *, steps: int, lr: float, seed: int) -> FitResult:
+    return quick_fit(task, steps=steps, lr=lr, batch_size=task.batch_size, seed=seed,
+                     warmup_steps=max(1, steps // 20), log_every=max(1, steps // 20))
 
 
 @claim(
@@ -77,11 +73,11 @@ def permutation_equivariance(scale: Scale, seed: int) -> Evidence:
                                n_heads=4, position=position, norm_eps=1e-5)
         torch.manual_seed(seed)
         task = SortednessTask(config, length=length, vocab=vocab, batch_size=64, seed=seed)
-        result = fit(task, _run_config(config, steps=steps, lr=3e-3, batch=64, context=length, seed=seed))
+        result = _fit(task, steps=steps, lr=3e-3, seed=seed)
         task.model.eval()
         accuracy[position] = next(r["val_accuracy"] for r in reversed(result.history) if "val_accuracy" in r)
         curves[position] = [(r["step"], r["loss"]) for r in result.history if "loss" in r]
-        probe = task.eval_batches()[0][0][:64]  # (64, L)
+        probe = task.held_out()[0][:64]  # (64, L)
         gaps[position] = permutation_gap(task.model.encoder, probe, torch.Generator().manual_seed(seed))
     holds = (gaps["none"] < 1e-5 and gaps["rope"] > 1e-2 and gaps["learned"] > 1e-2
              and accuracy["none"] <= 0.6 and accuracy["rope"] >= 0.9)
@@ -127,7 +123,7 @@ def induction_heads(scale: Scale, seed: int) -> Evidence:
                           position="rope", mlp="none", bias=False, tie_embeddings=False)
         torch.manual_seed(seed)
         task = RepeatedTokensTask(config, window=window, min_repeat=min_repeat, batch_size=32, seed=seed)
-        result = fit(task, _run_config(config, steps=steps, lr=5e-3, batch=32, context=window, seed=seed))
+        result = _fit(task, steps=steps, lr=5e-3, seed=seed)
         final = next(r for r in reversed(result.history) if "val_loss_first_repeat" in r)
         losses[layers] = (final["val_loss_first_repeat"], final["val_loss_second_repeat"])
         ratios[layers] = losses[layers][1] / losses[layers][0]

@@ -1,4 +1,4 @@
-"""Synthetic tasks for the transformer family's claims, as training-loop ``Task``s (batches pure in seed, step).
+"""Synthetic tasks for the transformer family's claims, as ``SampledTask``s (``archlab.lab.experiment``).
 
 - ``SortednessTask``: is a sequence of tokens sorted? Positives are sorted draws; negatives are random
   orderings of the same draws, so the two classes hold the same multisets and only order tells them apart.
@@ -18,13 +18,11 @@
 
 from __future__ import annotations
 
-from typing import Iterable
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from archlab.train.task import Task
+from archlab.lab.experiment import SampledTask
 from archlab.transformer.encoder import Encoder, EncoderConfig, pool
 from archlab.transformer.lm import DecoderLM, LMConfig
 
@@ -55,25 +53,21 @@ def sortedness_batch(batch: int, length: int, vocab: int, generator: torch.Gener
     return seqs, labels
 
 
-class SortednessTask(Task):
+class SortednessTask(SampledTask):
     """Train a ``SequenceClassifier`` to say whether a sequence is sorted."""
 
     def __init__(self, config: EncoderConfig, *, length: int, vocab: int, batch_size: int, seed: int,
                  eval_size: int = 1024) -> None:
+        super().__init__(batch_size=batch_size, seed=seed, eval_size=eval_size)
         self.model = SequenceClassifier(config)
-        self.length, self.vocab, self.batch_size, self.seed, self.eval_size = length, vocab, batch_size, seed, eval_size
+        self.length, self.vocab = length, vocab
 
-    def train_batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
-        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + step)
-        return sortedness_batch(self.batch_size, self.length, self.vocab, gen)
+    def sample(self, size: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        return sortedness_batch(size, self.length, self.vocab, generator)
 
     def loss(self, batch: tuple[torch.Tensor, torch.Tensor], player: str) -> torch.Tensor:
         seqs, labels = batch
         return F.cross_entropy(self.model(seqs), labels)
-
-    def eval_batches(self) -> Iterable[tuple[torch.Tensor, torch.Tensor]]:
-        gen = torch.Generator().manual_seed(self.seed * 1_000_003 - 1)
-        return [sortedness_batch(self.eval_size, self.length, self.vocab, gen)]
 
     def evaluate(self, batch: tuple[torch.Tensor, torch.Tensor]) -> dict[str, torch.Tensor]:
         seqs, labels = batch
@@ -123,30 +117,23 @@ def repeat_losses(model: DecoderLM, inputs: torch.Tensor, targets: torch.Tensor,
     return float(losses[first].mean()), float(losses[second].mean())
 
 
-class RepeatedTokensTask(Task):
+class RepeatedTokensTask(SampledTask):
     """Next-token prediction on repeated random tokens with a ``DecoderLM``."""
 
     def __init__(self, config: LMConfig, *, window: int, min_repeat: int, batch_size: int, seed: int,
                  eval_size: int = 512) -> None:
         if config.max_seq_len < window - 1:
             raise ValueError(f"max_seq_len={config.max_seq_len} must be >= window - 1 = {window - 1}")
+        super().__init__(batch_size=batch_size, seed=seed, eval_size=eval_size)
         self.model = DecoderLM(config)
-        self.window, self.min_repeat, self.batch_size, self.seed = window, min_repeat, batch_size, seed
-        self.eval_size = eval_size
+        self.window, self.min_repeat = window, min_repeat
 
-    def _batch(self, size: int, key: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        gen = torch.Generator().manual_seed(key)
-        return repeated_tokens_batch(size, self.window, self.model.config.vocab_size, self.min_repeat, gen)
-
-    def train_batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        return self._batch(self.batch_size, self.seed * 1_000_003 + step)
+    def sample(self, size: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return repeated_tokens_batch(size, self.window, self.model.config.vocab_size, self.min_repeat, generator)
 
     def loss(self, batch: tuple[torch.Tensor, ...], player: str) -> torch.Tensor:
         inputs, targets, _ = batch
         return self.model(inputs, labels=targets).loss
-
-    def eval_batches(self) -> Iterable[tuple[torch.Tensor, ...]]:
-        return [self._batch(self.eval_size, self.seed * 1_000_003 - 1)]
 
     def evaluate(self, batch: tuple[torch.Tensor, ...]) -> dict[str, torch.Tensor]:
         first, second = repeat_losses(self.model, *batch)

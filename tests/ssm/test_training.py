@@ -1,5 +1,5 @@
-"""The trained SSM claims: their helpers and each claim end to end on a tiny budget (the quick-scale runs are in
-test_selection_claims.py and test_recall_claims.py)."""
+"""The helpers of the trained SSM claims, and each of those claims end to end on a tiny budget (the quick-scale
+runs are in tests/test_claims.py)."""
 
 import math
 
@@ -37,9 +37,11 @@ def test_synthetic_task_batches_are_pure_in_seed_and_step():
     def sample(n, g):
         return torch.randint(0, 9, (n, 4), generator=g), torch.zeros(n, 4, dtype=torch.long)
 
-    task = SyntheticTask(torch.nn.Linear(1, 1), sample, batch_size=3, seed=1, test=sample(2, torch.Generator()))
-    assert torch.equal(task.train_batch(5)[0], task.train_batch(5)[0])
+    task = SyntheticTask(torch.nn.Linear(1, 1), sample, batch_size=3, seed=1, eval_size=2)
+    again = SyntheticTask(torch.nn.Linear(1, 1), sample, batch_size=3, seed=1, eval_size=2)
+    assert torch.equal(task.train_batch(5)[0], again.train_batch(5)[0])
     assert not torch.equal(task.train_batch(5)[0], task.train_batch(6)[0])
+    assert task.held_out()[0].shape == (2, 4)
 
 
 def test_lti_stack_is_causal():
@@ -58,8 +60,8 @@ def test_lti_stack_is_causal():
 def test_claim_runs_end_to_end_on_a_tiny_budget(claim_id, monkeypatch):
     real_train = recall_claims.train
 
-    def tiny_train(model, sample, budget, *, seed, test):
-        return real_train(model, sample, Budget(steps=2, batch_size=6, lr=budget.lr), seed=seed, test=test)
+    def tiny_train(model, sample, budget, *, seed):
+        return real_train(model, sample, Budget(steps=2, batch_size=6, lr=budget.lr), seed=seed)
 
     monkeypatch.setattr(recall_claims, "train", tiny_train)
     monkeypatch.setattr(selection_claims, "train", tiny_train)
