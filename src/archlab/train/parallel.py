@@ -159,8 +159,11 @@ class DDPSync(ReplicatedSync):
         if self.plan is None:
             yield from self._first_update(params, pieces)
             return
+        if not self.plan["ddp"]:
+            yield from super().micro_batches(player, params, pieces)
+            return
         least, most = _piece_counts(pieces, self.context)
-        if not self.plan["ddp"] or least != most or least == 0:
+        if least != most or least == 0:
             yield from super().micro_batches(player, params, pieces)
             return
         if self.ddp is None:
