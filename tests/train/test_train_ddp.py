@@ -51,11 +51,11 @@ def build_toy(name: str):
         return make_toy(task_class=TwoPlayerTask), toy_config(steps=6)
     if name == "graph":  # 10 seed nodes a step; every rank and micro-batch forwards the whole graph
         return make_toy(task_class=GraphTask), toy_config(steps=6)
-    task = make_toy(task_class=ToyTask)
+    task = make_toy(task_class=ToyTask, batch_size=3 if name == "odd" else 8)  # odd: 3 items, 2 ranks, 2 pieces
     task.model.drop.p = 0.0  # each rank draws its own dropout masks: no equality with one process
     if name == "spare":  # a parameter that no loss reaches: DDP needs find_unused_parameters
         task.model.spare = torch.nn.Linear(2, 2)
-    return task, toy_config(steps=6)
+    return task, toy_config(steps=6, batch_size=6 if name == "odd" else 8)  # divisible by grad_accum 2 and 3
 
 
 def worker(argv: list[str]) -> None:
@@ -153,6 +153,17 @@ def test_ddp_trains_a_graph_task_split_by_seed_nodes_like_one_process(tmp_path):
     out = tmp_path / "ddp"
     torchrun([__file__, "--toy", "graph", "--out", str(out), "--grad-accum", "2"])
     assert json.loads((out / "engine.json").read_text())["ddp"] is True
+    assert_same_run(*reference, out, tol=1e-5)
+
+
+@pytest.mark.slow
+@needs_torchrun
+def test_ranks_with_unequal_micro_batch_counts_take_the_explicit_path(tmp_path):
+    reference = one_process("odd", tmp_path / "one", grad_accum=3)  # items 1 | 1 | 1, as rank 0 (2) and rank 1 (1)
+    out = tmp_path / "ddp"
+    torchrun([__file__, "--toy", "odd", "--out", str(out), "--grad-accum", "2"])  # DDP would pair forwards wrongly
+    assert json.loads((out / "engine.json").read_text()) == {"engine": "DDPSync", "ddp": False,
+                                                            "plan": {"ddp": True, "find_unused": False}}
     assert_same_run(*reference, out, tol=1e-5)
 
 
