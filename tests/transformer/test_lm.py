@@ -8,10 +8,11 @@ import torch
 import torch.nn.functional as F
 
 from archlab.core.attention import KVCache
+from archlab.core.lm import KVCacheState
 from archlab.core.mlp import MLP, SwiGLU
 from archlab.core.norm import LayerNorm, RMSNorm
 from archlab.core.positional import LearnedPositionalEmbedding
-from archlab.transformer.lm import DecoderLM, DecoderState, LMConfig, LMOutput, gpt2_config, llama_config
+from archlab.transformer.lm import DecoderLM, LMConfig, LMOutput, gpt2_config, llama_config
 
 
 TINY = dict(vocab_size=32, max_seq_len=16, d_model=16, n_layers=2, n_heads=4)
@@ -215,7 +216,7 @@ def test_step_equals_forward(preset):
     x = ids(length=16)  # the full context
     full = m(x).logits
     state = m.init_state(2)
-    assert isinstance(state, DecoderState) and len(state.caches) == 2 and state.position == 0
+    assert isinstance(state, KVCacheState) and len(state.caches) == 2 and state.position == 0
     assert isinstance(state.caches[0], KVCache) and state.caches[0].k.shape == (2, m.config.kv_heads, 16, 4)
     stepped = []
     for t in range(16):

@@ -18,8 +18,11 @@ measured against, and the definition the cached path must equal.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
+from archlab.core.attention import KVCache
 from archlab.core.losses import cross_entropy
 from archlab.core.sampling import sample_next_token
 
@@ -28,6 +31,18 @@ def next_token_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Mean cross-entropy (nats) of ``logits`` (B, L, V) at ``labels`` (B, L), -100 ignored; the logits are
     upcast to float32 once and the loss is ``core.losses.cross_entropy`` (fused backward)."""
     return cross_entropy(logits.flatten(0, 1).float(), labels.flatten())  # (B*L, V), (B*L,)
+
+
+@dataclass
+class KVCacheState:
+    """Decoding state of a stack of attention layers: one ``KVCache`` per layer."""
+
+    caches: list[KVCache]
+
+    @property
+    def position(self) -> int:
+        """Positions consumed so far."""
+        return self.caches[0].length
 
 
 class GenerationMixin:

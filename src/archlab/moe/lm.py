@@ -26,7 +26,7 @@ from torch import nn
 from archlab.core.attention import KVCache, MultiHeadAttention
 from archlab.core.block import Block
 from archlab.core.io import PretrainedMixin
-from archlab.core.lm import GenerationMixin, next_token_loss
+from archlab.core.lm import GenerationMixin, KVCacheState, next_token_loss
 from archlab.core.mlp import SwiGLU
 from archlab.core.norm import RMSNorm
 from archlab.core.outputs import LMOutput
@@ -115,17 +115,6 @@ class MoEFeedForward(nn.Module):
         return self.last.hidden
 
 
-@dataclass
-class MoELMState:
-    """Decoding state: one KV cache per block."""
-
-    caches: list[KVCache]
-
-    @property
-    def position(self) -> int:
-        return self.caches[0].length
-
-
 class MoELM(GenerationMixin, PretrainedMixin, nn.Module):
     """MoE decoder-only LM: ids (B, L) -> ``LMOutput(logits (B, L, V), loss, aux_loss)``."""
 
@@ -190,7 +179,7 @@ class MoELM(GenerationMixin, PretrainedMixin, nn.Module):
         check_token_ids(input_ids, vocab_size=self.config.vocab_size, max_len=self.config.max_seq_len, past=past)
 
     def forward(self, input_ids: torch.Tensor, labels: torch.Tensor | None = None, *,
-                state: MoELMState | None = None) -> LMOutput:
+                state: KVCacheState | None = None) -> LMOutput:
         """Logits for ``input_ids`` (B, L); with ``labels`` (B, L) (-100 ignored), ``loss = CE + aux_loss``; with
         ``state`` the tokens continue the cached sequence and the caches are extended."""
         past = state.position if state is not None else 0
@@ -207,16 +196,16 @@ class MoELM(GenerationMixin, PretrainedMixin, nn.Module):
             loss = next_token_loss(logits, labels) + aux
         return LMOutput(logits=logits, loss=loss, aux_loss=aux, stats=self.router_stats())
 
-    def init_state(self, batch: int, *, max_len: int | None = None) -> MoELMState:
+    def init_state(self, batch: int, *, max_len: int | None = None) -> KVCacheState:
         """Empty KV caches for ``batch`` sequences of up to ``max_len`` (default ``max_seq_len``) tokens."""
         c = self.config
         param = self.tok_emb.weight
-        return MoELMState(caches=[
+        return KVCacheState(caches=[
             KVCache(batch=batch, n_kv_heads=block.mixer.n_kv_heads, head_dim=c.attention_head_dim,
                     max_len=max_len or c.max_seq_len, dtype=param.dtype, device=param.device)
             for block in self.blocks])
 
-    def step(self, tokens: torch.Tensor, state: MoELMState) -> tuple[torch.Tensor, MoELMState]:
+    def step(self, tokens: torch.Tensor, state: KVCacheState) -> tuple[torch.Tensor, KVCacheState]:
         """Consume one token per sequence, ``tokens`` (B,); return next-token logits (B, V) and the state."""
         if tokens.dim() != 1:
             raise ValueError(f"step takes one token per sequence, shape (batch,), got {tuple(tokens.shape)}")

@@ -25,7 +25,7 @@ from torch import nn
 from archlab.core.attention import KVCache, MultiHeadAttention
 from archlab.core.block import Block
 from archlab.core.io import PretrainedMixin
-from archlab.core.lm import GenerationMixin, next_token_loss
+from archlab.core.lm import GenerationMixin, KVCacheState, next_token_loss
 from archlab.core.mlp import MLP, SwiGLU
 from archlab.core.norm import make_norm
 from archlab.core.outputs import BaseModelOutput, LMOutput
@@ -113,17 +113,6 @@ def llama_config(**overrides) -> LMConfig:
 PRESETS = {"gpt2": gpt2_config, "llama": llama_config}
 
 
-@dataclass
-class DecoderState:
-    """Decoding state: one KV cache per layer and the number of positions consumed."""
-
-    caches: list[KVCache]
-
-    @property
-    def position(self) -> int:
-        return self.caches[0].length
-
-
 class DecoderModel(PretrainedMixin, nn.Module):
     """Decoder-only transformer without a head: ids (B, L) -> ``BaseModelOutput(last_hidden_state (B, L, D))``."""
 
@@ -200,7 +189,7 @@ class DecoderModel(PretrainedMixin, nn.Module):
         self,
         input_ids: torch.Tensor,
         *,
-        state: DecoderState | None = None,
+        state: KVCacheState | None = None,
         attention_mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Final hidden states after the final norm, (B, L, D). ``attention_mask`` (B, L), 1 for real tokens,
@@ -229,19 +218,19 @@ class DecoderModel(PretrainedMixin, nn.Module):
         self,
         input_ids: torch.Tensor,
         *,
-        state: DecoderState | None = None,
+        state: KVCacheState | None = None,
         attention_mask: torch.Tensor | None = None,
     ) -> BaseModelOutput:
         """``BaseModelOutput(last_hidden_state (B, L, D))`` for ``input_ids`` (B, L)."""
         return BaseModelOutput(self.hidden_states(input_ids, state=state, attention_mask=attention_mask))
 
-    def init_state(self, batch: int, *, max_len: int | None = None) -> DecoderState:
+    def init_state(self, batch: int, *, max_len: int | None = None) -> KVCacheState:
         """Empty KV caches for ``batch`` sequences of up to ``max_len`` (default ``max_seq_len``) tokens."""
         c = self.config
         param = self.tok_emb.weight
         caches = [KVCache(batch=batch, n_kv_heads=c.kv_heads, head_dim=c.head_dim, max_len=max_len or c.max_seq_len,
                           dtype=param.dtype, device=param.device) for _ in range(c.n_layers)]
-        return DecoderState(caches=caches)
+        return KVCacheState(caches=caches)
 
 
 class DecoderLM(GenerationMixin, DecoderModel):
@@ -258,7 +247,7 @@ class DecoderLM(GenerationMixin, DecoderModel):
         input_ids: torch.Tensor,
         labels: torch.Tensor | None = None,
         *,
-        state: DecoderState | None = None,
+        state: KVCacheState | None = None,
         attention_mask: torch.Tensor | None = None,
     ) -> LMOutput:
         """Logits for ``input_ids`` (B, L); ``labels`` (B, L) are the targets (-100 ignored); with ``state``,
@@ -269,7 +258,7 @@ class DecoderLM(GenerationMixin, DecoderModel):
             loss = next_token_loss(logits, labels)
         return LMOutput(logits=logits, loss=loss)
 
-    def step(self, tokens: torch.Tensor, state: DecoderState) -> tuple[torch.Tensor, DecoderState]:
+    def step(self, tokens: torch.Tensor, state: KVCacheState) -> tuple[torch.Tensor, KVCacheState]:
         """Consume one token per sequence, ``tokens`` (B,); return next-token logits (B, V) and the state."""
         if tokens.dim() != 1:
             raise ValueError(f"step takes one token per sequence, shape (batch,), got {tuple(tokens.shape)}")
