@@ -12,7 +12,7 @@ from typing import Any
 _EXPORTS = {
     "OptimConfig": "config", "TrainConfig": "config", "RunConfig": "config",
     "apply_overrides": "overrides",
-    "Task": "task", "Player": "task",
+    "Task": "task", "Player": "task", "LossOutput": "task",
     "param_groups": "optim", "build_optimizer": "optim", "lr_factor": "optim", "clip_gradients": "optim",
     "save_checkpoint": "checkpoint", "load_checkpoint": "checkpoint", "latest_checkpoint": "checkpoint",
     "seed_everything": "checkpoint",

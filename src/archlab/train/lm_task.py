@@ -2,7 +2,9 @@
 
 ``LMTask`` is the task the training loop runs (``archlab.train.task``): the batch of step ``s`` is
 ``TokenDataset.get_batch("train", s, seed=...)`` (a pure function of seed and step), the loss is the mean
-next-token cross-entropy the model returns (``model(inputs, labels=targets).loss``), and evaluation reports
+next-token cross-entropy the model returns (``model(inputs, labels=targets).loss``, of ``data.context`` bytes
+per sequence) logged with what the output adds (``aux_loss`` and ``ce`` apart, every entry of ``stats``), and
+evaluation reports
 ``val_loss`` (nats per byte) and ``val_bpb`` (bits per byte, ``val_loss / ln 2``: every token is one byte).
 An ``LMRecipe`` pairs a model class with a config preset and the defaults of a small CPU run; each family's
 ``recipes.py`` makes its own and exports it as an architecture of the ``lm`` target (``archlab.train.recipe``):
