@@ -17,9 +17,11 @@ O(B D N Q^2) and keeps only one chunk's (B, D, N, Q, Q) decays in memory (autogr
 chunk: O(B D L N Q) in training).
 
 Numerical stability: ``exp(S_t - S_s)`` is only formed for ``t >= s``, where it is a product of decays.
-As in the paper's ``segsum``, the segment sums ``S_t - S_s`` are cumulative sums of the masked log-decays
-and the entries above the diagonal are set to ``-inf`` *before* ``exp``, so nothing overflows, their
-gradients are exactly zero, and no gradient is a difference of large terms that cancel.
+As in the paper's ``segsum``, the log-decays are masked *before* the cumulative sum and ``exp``: a segment
+sum ``S_t - S_s`` adds only the ``a_k`` with ``s < k <= t``, so no gradient is a difference of large
+terms that cancel, and above the diagonal (``t < s``, where ``exp(S_t - S_s)`` would overflow for
+strongly decaying channels) it is an empty sum, ``exp(0) = 1``, whose weight ``C_t B_s`` is masked to 0;
+those entries contribute nothing, and no gradient, to outputs or states.
 """
 
 from __future__ import annotations
@@ -31,21 +33,17 @@ from torch import Tensor
 CHUNK_SIZE = 16  # steps per chunk: the default; the cost per step grows with it, the loop length shrinks
 
 
-def decays_within_chunk(log_decay: Tensor) -> Tensor:
-    """``out[:, t, s] = exp(a_{s+1} + ... + a_t) = exp(S_t - S_s)`` for ``t >= s``, exactly 0 above the diagonal.
+def decays_within_chunk(log_decay: Tensor, strictly_lower: Tensor) -> Tensor:
+    """``out[:, t, s] = exp(a_{s+1} + ... + a_t) = exp(S_t - S_s)`` for ``t >= s``, and 1 above the diagonal.
 
-    ``log_decay``: (B, Q, ...) holding ``a_1 .. a_Q`` along dim 1; returns (B, Q_t, Q_s, ...). As in the
-    paper's ``segsum``, each segment sum is a cumulative sum of the masked ``a_k`` (never a difference of two
-    cumulative sums, whose gradients would cancel to round-off), and the entries above the diagonal become
-    ``-inf`` before ``exp``.
+    ``log_decay``: (B, Q, ...) holding ``a_1 .. a_Q`` along dim 1; ``strictly_lower``: the (Q_t, Q_s, 1, ...)
+    mask of ``t > s`` as 1.0 / 0.0 in ``log_decay``'s dtype; returns (B, Q_t, Q_s, ...). As in the paper's ``segsum``, the ``a_k`` are masked
+    before the cumulative sum and ``exp``: each segment sum adds only the ``a_k`` with ``s < k <= t``
+    (never a difference of two cumulative sums, whose gradients would cancel to round-off), so above the
+    diagonal it is an empty sum, 0, and nothing overflows. Callers zero those entries' weights.
     """
-    q = log_decay.shape[1]
-    ones = torch.ones(q, q, dtype=torch.bool, device=log_decay.device)  # (Q_t, Q_s)
-    trailing = [1] * (log_decay.dim() - 2)
-    strictly_lower, upper = ones.tril(-1).view(q, q, *trailing), ones.triu(1).view(q, q, *trailing)  # (Q_t, Q_s, 1, ...)
-    rows = log_decay[:, :, None].expand(-1, -1, q, *log_decay.shape[2:])  # (B, Q_t, Q_s, ...): rows[t, s] = a_t
-    sums = rows.masked_fill(~strictly_lower, 0.0).cumsum(dim=1)  # (B, Q_t, Q_s, ...): sum of a_k over s < k <= t
-    return sums.masked_fill_(upper, float("-inf")).exp_()  # t < s: exp(-inf) = 0
+    rows = log_decay[:, :, None] * strictly_lower  # (B, Q_t, 1, ...) * (Q_t, Q_s, 1, ...) -> (B, Q_t, Q_s, ...): a_t where t > s
+    return rows.cumsum(dim=1).exp_()  # (B, Q_t, Q_s, ...): exp(sum of a_k over s < k <= t)
 
 
 def chunked_scan(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, *, chunk_size: int = CHUNK_SIZE) -> tuple[Tensor, Tensor]:
@@ -54,7 +52,8 @@ def chunked_scan(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, *, c
     ``u``, ``delta`` (already biased and softplus-ed): (B, D, L); ``A``: (D, N); ``B``, ``C``: (B, N, L).
     Returns ``y`` (B, D, L) and the last state (B, D, N), in the inputs' dtype; half-precision inputs are
     computed in float32. Differentiable through autograd. Inside, time comes before channels, so that every
-    chunk's (Q, Q) pairs index contiguous (D, N) blocks.
+    chunk's (Q, Q) pairs index contiguous (D, N) blocks; what needs no (Q, Q) pairs is computed for all
+    chunks before the loop.
     """
     if chunk_size < 1:
         raise ValueError(f"chunk_size={chunk_size} must be at least 1")
@@ -64,26 +63,29 @@ def chunked_scan(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, *, c
     batch, dim, length = u.shape
     q = min(chunk_size, max(length, 1))
     pad = -length % q
+    n_chunks = (length + pad) // q
     # Padded steps have delta = 0: decay exp(0) = 1 and input 0, so they leave the state as it was.
     u, delta, B, C = (F.pad(t, (0, pad)).transpose(1, 2) for t in (u, delta, B, C))  # (B, *, L) -> (B, L', *)
-    x = delta * u  # (B, L', D): delta_s u_s
+    x = (delta * u).view(batch, n_chunks, q, dim)  # (B, L', D) -> (B, c, Q, D): delta_s u_s
+    B, C = B.reshape(batch, n_chunks, q, -1), C.reshape(batch, n_chunks, q, -1)  # (B, L', N) -> (B, c, Q, N)
+    log_decay = delta.reshape(batch, n_chunks, q, dim, 1) * A  # (B, c, Q, D, 1) * (D, N) -> (B, c, Q, D, N)
+    decay_from_start = log_decay.cumsum(dim=2).exp()  # (B, c, Q, D, N): exp(S_t)
+    ones = torch.ones(q, q, dtype=dtype, device=u.device)  # (Q_t, Q_s)
+    strictly_lower, lower = ones.tril(-1)[:, :, None, None], ones.tril()[:, :, None, None]  # (Q_t, Q_s, 1, 1)
+    # C_t B_s for s <= t only: the weight of step s in output t (zero above the diagonal, where decays are 1)
+    CB = C[:, :, :, None, :, None] * B[:, :, None, :, :, None] * lower  # (B, c, Q_t, 1, N, 1) * (B, c, 1, Q_s, N, 1) * (Q_t, Q_s, 1, 1) -> (B, c, Q_t, Q_s, N, 1)
+    inputs = x[..., None] * B[:, :, :, None, :]  # (B, c, Q, D, 1) * (B, c, Q, 1, N) -> (B, c, Q, D, N): B_s x_s
     h = u.new_zeros(batch, dim, A.shape[1])  # (B, D, N): the state entering the chunk
     ys = []
-    for start in range(0, length + pad, q):
-        Bq, Cq, xq = B[:, start : start + q], C[:, start : start + q], x[:, start : start + q]  # (B, Q, N), (B, Q, N), (B, Q, D)
-        log_decay = delta[:, start : start + q, :, None] * A  # (B, Q, D, 1) * (D, N) -> (B, Q, D, N): delta_t A
-        cumulative = log_decay.cumsum(dim=1)  # (B, Q, D, N): S_t
-        decay = decays_within_chunk(log_decay)  # (B, Q_t, Q_s, D, N): exp(S_t - S_s), zero for t < s
-        decay_from_start = cumulative.exp()  # (B, Q, D, N): exp(S_t)
+    for c in range(n_chunks):
+        decay = decays_within_chunk(log_decay[:, c], strictly_lower)  # (B, Q_t, Q_s, D, N): exp(S_t - S_s)
         # Diagonal block: y_t = sum_s x_s sum_n exp(S_t - S_s)[n] C_t[n] B_s[n]
-        CB = Cq[:, :, None, :] * Bq[:, None, :, :]  # (B, Q_t, 1, N) * (B, 1, Q_s, N) -> (B, Q_t, Q_s, N)
-        weights = (decay @ CB[..., None]).squeeze(-1)  # (B, Q_t, Q_s, D, N) @ (B, Q_t, Q_s, N, 1) -> (B, Q_t, Q_s, D)
-        y = (weights * xq[:, None]).sum(dim=2)  # (B, Q_t, Q_s, D) * (B, 1, Q_s, D) -> (B, Q, D)
+        weights = (decay @ CB[:, c]).squeeze(-1)  # (B, Q_t, Q_s, D, N) @ (B, Q_t, Q_s, N, 1) -> (B, Q_t, Q_s, D)
+        y = (weights * x[:, c, None]).sum(dim=2)  # (B, Q_t, Q_s, D) * (B, 1, Q_s, D) -> (B, Q, D)
         # Entering state: y_t += sum_n exp(S_t)[n] h_0[n] C_t[n]
-        y = y + ((decay_from_start * h[:, None]) @ Cq[..., None]).squeeze(-1)  # (B, Q, D, N) @ (B, Q, N, 1) -> (B, Q, D)
+        y = y + ((decay_from_start[:, c] * h[:, None]) @ C[:, c, :, :, None]).squeeze(-1)  # (B, Q, D, N) @ (B, Q, N, 1) -> (B, Q, D)
         ys.append(y)
         # State leaving the chunk: h = exp(S_Q) h_0 + sum_s exp(S_Q - S_s) B_s x_s (decay's last row)
-        inputs = xq[..., None] * Bq[:, :, None, :]  # (B, Q, D, 1) * (B, Q, 1, N) -> (B, Q, D, N): B_s x_s
-        h = decay_from_start[:, -1] * h + (decay[:, -1] * inputs).sum(dim=1)  # (B, D, N)
+        h = decay_from_start[:, c, -1] * h + (decay[:, -1] * inputs[:, c]).sum(dim=1)  # (B, D, N)
     y = torch.cat(ys, dim=1)[:, :length].transpose(1, 2)  # c x (B, Q, D) -> (B, L, D) -> (B, D, L)
     return y.to(out_dtype), h.to(out_dtype)
