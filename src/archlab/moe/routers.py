@@ -176,7 +176,9 @@ class BiasBalancedRouter(nn.Module):
         self.n_experts, self.top_k, self.gamma, self.score = n_experts, top_k, gamma, score
         self.weight = nn.Parameter(switch_init_(torch.empty(n_experts, d_model), d_model))  # (K, D)
         self.register_buffer("bias", torch.zeros(n_experts))  # b (K,): selection only, never a gate
-        self.register_buffer("step_load", torch.zeros(n_experts), persistent=False)  # (K,) counts since last update
+        # (K,) loads counted since the last update; not a buffer, so that DistributedDataParallel's per-forward
+        # broadcast of rank 0's buffers leaves each rank's own counts alone
+        self.step_load: torch.Tensor | None = None
 
     def forward(self, x: torch.Tensor) -> Routing:
         logits = F.linear(x, self.weight).float()  # (N, K)
@@ -188,17 +190,19 @@ class BiasBalancedRouter(nn.Module):
             values = values / values.sum(dim=-1, keepdim=True)
         routing = Routing(*_token_choice(values, indices), logits=logits, probs=probs, top_k=self.top_k)
         if self.training and self.gamma > 0:
-            self.step_load += torch.bincount(routing.expert_index, minlength=self.n_experts).float()
+            load = torch.bincount(routing.expert_index, minlength=self.n_experts).float()  # (K,)
+            self.step_load = load if self.step_load is None else self.step_load + load
         return routing
 
     @torch.no_grad()
     def after_optimizer_step(self) -> None:
         """Apply the bias update for the loads counted since the last call (summed over ranks), then reset them."""
         if self.gamma > 0:
+            load = torch.zeros_like(self.bias) if self.step_load is None else self.step_load
             if dist.is_available() and dist.is_initialized():
-                dist.all_reduce(self.step_load)
-            self.update_bias(self.step_load)
-        self.step_load.zero_()
+                dist.all_reduce(load)  # every rank takes part, also one that routed no tokens this step
+            self.update_bias(load)
+        self.step_load = None
 
     @torch.no_grad()
     def update_bias(self, load: torch.Tensor) -> None:
