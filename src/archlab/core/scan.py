@@ -133,13 +133,16 @@ def _mamba_ssm_scan_fn() -> Callable | None:
 
 
 def auto_path(u: Tensor, wants_last_state_gradient: bool = False) -> str:
-    """The fast path for ``u``'s device: ``kernel`` on CPU, ``mamba_ssm`` on CUDA where it applies, else ``chunked``.
+    """The fast path for ``u``'s device: on CPU ``kernel`` (``reference`` when it cannot be built); on CUDA
+    ``mamba_ssm`` where it applies; else ``chunked``.
 
     ``mamba_ssm`` does not pass a gradient through the last state, so a differentiable last state takes
     the chunked scan; its kernel also takes no float64.
     """
-    if u.device.type == "cpu" and u.is_floating_point() and scan_kernel.load() is not None:
-        return "kernel"
+    if u.device.type == "cpu":
+        # Without the kernel the loop over time beats the chunked scan on CPU, whose (Q, Q) pairs cost Q times
+        # the loop's arithmetic (ssm-scan configuration, one thread: 1.4 s against 13 s at Q = 16).
+        return "kernel" if u.is_floating_point() and scan_kernel.load() is not None else "reference"
     if (
         u.device.type == "cuda"
         and u.dtype in MAMBA_SSM_DTYPES
@@ -203,7 +206,7 @@ def selective_scan(
     """Fast path of :func:`selective_scan_ref`: same arguments, same results, differentiable.
 
     ``path="auto"`` picks by device: on CPU the compiled kernel of :mod:`archlab.core.scan_kernel` (the
-    chunked scan when no compiler can build it); on CUDA ``mamba_ssm``'s ``selective_scan_fn`` when that
+    reference loop when no compiler can build it); on CUDA ``mamba_ssm``'s ``selective_scan_fn`` when that
     package is importable (not for float64, nor when the last state is returned with a gradient: its
     kernel passes none through it); otherwise the chunked PyTorch scan of :mod:`archlab.core.scan_chunked`
     with ``chunk_size`` steps per chunk. ``path`` may name one of them (``"kernel"``, ``"mamba_ssm"``,
