@@ -36,17 +36,28 @@ from torch import Tensor
 CHUNK_SIZE = 16
 
 
-def decays_within_chunk(log_decay: Tensor, strictly_lower: Tensor) -> Tensor:
+def segment_sum_matrix(q: int, dtype: torch.dtype, device: torch.device) -> Tensor:
+    """(Q_t * Q_s, Q_k): 1 where ``s < k <= t``, so that ``matrix @ a`` holds every segment sum ``a_{s+1} + ... + a_t``.
+
+    This is the paper's masked ``segsum`` as one matrix product: forward and backward are dense matmuls
+    rather than a cumulative sum, whose backward (a reversed cumulative sum) is slow on strided tensors.
+    """
+    t, s, k = (torch.arange(q, device=device).view(shape) for shape in ((q, 1, 1), (1, q, 1), (1, 1, q)))
+    return ((s < k) & (k <= t)).to(dtype).view(q * q, q)  # (Q_t, Q_s, Q_k) -> (Q_t * Q_s, Q_k)
+
+
+def decays_within_chunk(log_decay: Tensor, segments: Tensor) -> Tensor:
     """``out[:, t, s] = exp(a_{s+1} + ... + a_t) = exp(S_t - S_s)`` for ``t >= s``, and 1 above the diagonal.
 
-    ``log_decay``: (B, Q, ...) holding ``a_1 .. a_Q`` along dim 1; ``strictly_lower``: the (Q_t, Q_s, 1, ...)
-    mask of ``t > s`` as 1.0 / 0.0 in ``log_decay``'s dtype; returns (B, Q_t, Q_s, ...). As in the paper's ``segsum``, the ``a_k`` are masked
-    before the cumulative sum and ``exp``: each segment sum adds only the ``a_k`` with ``s < k <= t``
-    (never a difference of two cumulative sums, whose gradients would cancel to round-off), so above the
-    diagonal it is an empty sum, 0, and nothing overflows. Callers zero those entries' weights.
+    ``log_decay``: (B, Q, D, N) holding ``a_1 .. a_Q`` along dim 1; ``segments``: :func:`segment_sum_matrix`;
+    returns (B, Q_t, Q_s, D, N). As in the paper's ``segsum``, the ``a_k`` are masked before the sum and
+    ``exp``: each segment sum adds only the ``a_k`` with ``s < k <= t`` (never a difference of two cumulative
+    sums, whose gradients would cancel to round-off), so above the diagonal it is an empty sum, 0, and
+    nothing overflows. Callers zero those entries' weights.
     """
-    rows = log_decay[:, :, None] * strictly_lower  # (B, Q_t, 1, ...) * (Q_t, Q_s, 1, ...) -> (B, Q_t, Q_s, ...): a_t where t > s
-    return rows.cumsum(dim=1).exp_()  # (B, Q_t, Q_s, ...): exp(sum of a_k over s < k <= t)
+    batch, q = log_decay.shape[:2]
+    sums = segments @ log_decay.flatten(2)  # (Q_t * Q_s, Q) @ (B, Q, D * N) -> (B, Q_t * Q_s, D * N)
+    return sums.view(batch, q, q, *log_decay.shape[2:]).exp_()  # (B, Q_t, Q_s, D, N)
 
 
 def chunked_scan(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, *, chunk_size: int = CHUNK_SIZE) -> tuple[Tensor, Tensor]:
@@ -72,16 +83,17 @@ def chunked_scan(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, *, c
     x = (delta * u).view(batch, n_chunks, q, dim)  # (B, L', D) -> (B, c, Q, D): delta_s u_s
     B, C = B.reshape(batch, n_chunks, q, -1), C.reshape(batch, n_chunks, q, -1)  # (B, L', N) -> (B, c, Q, N)
     log_decay = delta.reshape(batch, n_chunks, q, dim, 1) * A  # (B, c, Q, D, 1) * (D, N) -> (B, c, Q, D, N)
-    decay_from_start = log_decay.cumsum(dim=2).exp()  # (B, c, Q, D, N): exp(S_t)
-    ones = torch.ones(q, q, dtype=dtype, device=u.device)  # (Q_t, Q_s)
-    strictly_lower, lower = ones.tril(-1)[:, :, None, None], ones.tril()[:, :, None, None]  # (Q_t, Q_s, 1, 1)
+    lower = torch.ones(q, q, dtype=dtype, device=u.device).tril()  # (Q_t, Q_s): 1 where s <= t
+    decay_from_start = (lower @ log_decay.flatten(3)).view_as(log_decay).exp()  # (Q, Q) @ (B, c, Q, D * N) -> (B, c, Q, D, N): exp(S_t)
+    segments = segment_sum_matrix(q, dtype, u.device)  # (Q_t * Q_s, Q)
+    lower = lower[:, :, None, None]  # (Q_t, Q_s) -> (Q_t, Q_s, 1, 1)
     # C_t B_s for s <= t only: the weight of step s in output t (zero above the diagonal, where decays are 1)
     CB = C[:, :, :, None, :, None] * B[:, :, None, :, :, None] * lower  # (B, c, Q_t, 1, N, 1) * (B, c, 1, Q_s, N, 1) * (Q_t, Q_s, 1, 1) -> (B, c, Q_t, Q_s, N, 1)
     inputs = x[..., None] * B[:, :, :, None, :]  # (B, c, Q, D, 1) * (B, c, Q, 1, N) -> (B, c, Q, D, N): B_s x_s
     h = u.new_zeros(batch, dim, A.shape[1])  # (B, D, N): the state entering the chunk
     ys = []
     for c in range(n_chunks):
-        decay = decays_within_chunk(log_decay[:, c], strictly_lower)  # (B, Q_t, Q_s, D, N): exp(S_t - S_s)
+        decay = decays_within_chunk(log_decay[:, c], segments)  # (B, Q_t, Q_s, D, N): exp(S_t - S_s)
         # Diagonal block: y_t = sum_s x_s sum_n exp(S_t - S_s)[n] C_t[n] B_s[n]
         weights = (decay @ CB[:, c]).squeeze(-1)  # (B, Q_t, Q_s, D, N) @ (B, Q_t, Q_s, N, 1) -> (B, Q_t, Q_s, D)
         y = (weights * x[:, c, None]).sum(dim=2)  # (B, Q_t, Q_s, D) * (B, 1, Q_s, D) -> (B, Q, D)
