@@ -1,0 +1,215 @@
+"""Weights from Hugging Face transformers: ViT, ConvNeXt and ResNet into ``ViT``, ``ConvNeXt`` and ``ResNet``.
+
+``TRANSFORMERS`` maps the reference class name to its converter (``archlab.interop.from_transformers``). A
+``*ForImageClassification`` becomes the archlab classifier, whose forward returns the reference's ``logits``;
+a base ``*Model`` becomes ``Backbone(classifier without head)``, whose forward returns its
+``last_hidden_state`` (ViT: the tokens after the final LayerNorm; ConvNeXt and ResNet: the last stage's map,
+before pooling). Each class has an explicit rename table of regular expressions (``VIT_KEYS``,
+``CONVNEXT_KEYS``, ``RESNET_KEYS``) from the reference's parameter names to archlab's; ViT's separate
+query/key/value projections are concatenated into archlab's fused ``qkv_proj``. A reference tensor that no
+rule maps (and that is not listed as ignored), or an archlab parameter left unfilled, is an error.
+
+Not converted (``ValueError``): an activation other than GELU (ViT, ConvNeXt) or ReLU (ResNet), a non-square
+ViT image or patch size, ViT's mask token (``use_mask_token``), a ConvNeXt whose ``num_stages`` differs from its
+``hidden_sizes``. ``ViTModel``'s pooler (dense + tanh over the class token) is not part of the primary output
+and is dropped. Dropout rates are carried over; BatchNorm statistics are buffers and are copied: compare in
+``eval()`` mode. transformers is never imported here: the converters read the reference's config and tensors.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+from archlab.vision.classifier import Backbone
+from archlab.vision.convnext import ConvNeXt, ConvNeXtConfig
+from archlab.vision.resnet import ResNet, ResNetConfig
+from archlab.vision.vit import ViT, ViTConfig
+
+Rules = tuple[tuple[str, str], ...]
+
+VIT_KEYS: Rules = (
+    (r"embeddings\.cls_token", "cls_token"),
+    (r"embeddings\.position_embeddings", "pos_embed"),
+    (r"embeddings\.patch_embeddings\.projection\.(weight|bias)", r"patch_embed.proj.\1"),
+    (r"layers\.(\d+)\.attention\.o_proj\.(weight|bias)", r"blocks.\1.mixer.o_proj.\2"),
+    (r"layers\.(\d+)\.layernorm_before\.(weight|bias)", r"blocks.\1.norm1.\2"),
+    (r"layers\.(\d+)\.layernorm_after\.(weight|bias)", r"blocks.\1.norm2.\2"),
+    (r"layers\.(\d+)\.mlp\.(fc1|fc2)\.(weight|bias)", r"blocks.\1.feed_forward.\2.\3"),
+    (r"layernorm\.(weight|bias)", r"norm.\1"),
+    (r"classifier\.(weight|bias)", r"head.\1"),
+)
+VIT_QKV = r"layers\.(\d+)\.attention\.([qkv])_proj\.(weight|bias)"  # fused into blocks.{i}.mixer.qkv_proj
+VIT_IGNORED = (r"pooler\.dense\.(weight|bias)",)
+
+CONVNEXT_KEYS: Rules = (
+    (r"embeddings\.patch_embeddings\.(weight|bias)", r"stem.0.\1"),
+    (r"embeddings\.layernorm\.(weight|bias)", r"stem.1.norm.\1"),
+    (r"encoder\.stages\.(\d+)\.downsampling_layer\.0\.(weight|bias)", r"stages.\1.downsample.0.norm.\2"),
+    (r"encoder\.stages\.(\d+)\.downsampling_layer\.1\.(weight|bias)", r"stages.\1.downsample.1.\2"),
+    (r"encoder\.stages\.(\d+)\.layers\.(\d+)\.layer_scale_parameter", r"stages.\1.blocks.\2.gamma"),
+    (r"encoder\.stages\.(\d+)\.layers\.(\d+)\.(dwconv|pwconv1|pwconv2)\.(weight|bias)", r"stages.\1.blocks.\2.\3.\4"),
+    (r"encoder\.stages\.(\d+)\.layers\.(\d+)\.layernorm\.(weight|bias)", r"stages.\1.blocks.\2.norm.\3"),
+    (r"layernorm\.(weight|bias)", r"head_norm.\1"),
+    (r"classifier\.(weight|bias)", r"head.\1"),
+)
+
+_BN = r"(weight|bias|running_mean|running_var|num_batches_tracked)"
+RESNET_KEYS: Rules = (
+    (r"embedder\.embedder\.convolution\.weight", "stem.0.conv.weight"),
+    (rf"embedder\.embedder\.normalization\.{_BN}", r"stem.0.bn.\1"),
+    (r"encoder\.stages\.(\d+)\.layers\.(\d+)\.shortcut\.convolution\.weight", r"stages.\1.\2.shortcut.conv.weight"),
+    (rf"encoder\.stages\.(\d+)\.layers\.(\d+)\.shortcut\.normalization\.{_BN}", r"stages.\1.\2.shortcut.bn.\3"),
+    (r"encoder\.stages\.(\d+)\.layers\.(\d+)\.layer\.(\d+)\.convolution\.weight", r"stages.\1.\2.convs.\3.conv.weight"),
+    (rf"encoder\.stages\.(\d+)\.layers\.(\d+)\.layer\.(\d+)\.normalization\.{_BN}", r"stages.\1.\2.convs.\3.bn.\4"),
+    (r"classifier\.1\.(weight|bias)", r"head.\1"),
+)
+
+
+def rename_state(state: dict[str, torch.Tensor], rules: Rules, *, prefix: str = "",
+                 ignored: tuple[str, ...] = ()) -> dict[str, torch.Tensor]:
+    """``state`` with ``prefix`` stripped and every name rewritten by the first rule that matches it whole; a
+    name no rule matches and no ``ignored`` pattern matches is a ``ValueError`` naming it."""
+    out = {}
+    for name, tensor in state.items():
+        key = name[len(prefix):] if prefix and name.startswith(prefix) else name
+        for pattern, target in rules:
+            if re.fullmatch(pattern, key):
+                out[re.sub(pattern, target, key)] = tensor
+                break
+        else:
+            if not any(re.fullmatch(p, key) for p in ignored):
+                raise ValueError(f"reference weight {name!r} has no archlab counterpart")
+    return out
+
+
+def _load(model: nn.Module, state: dict[str, torch.Tensor], reference: nn.Module) -> None:
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise ValueError(f"{type(reference).__name__} does not fit {type(model).__name__}: "
+                         f"missing {sorted(missing)}, unexpected {sorted(unexpected)}")
+    model.train(reference.training)
+
+
+def _check_activation(config: Any, allowed: str) -> None:
+    if config.hidden_act != allowed:
+        raise ValueError(f"{type(config).__name__}.hidden_act={config.hidden_act!r} is not supported; "
+                         f"archlab converts {allowed!r} only")
+
+
+def _square(value: Any, name: str) -> int:
+    if isinstance(value, int):
+        return value
+    a, b = value
+    if a != b:
+        raise ValueError(f"ViTConfig.{name}={tuple(value)} is not square; archlab converts square sizes only")
+    return int(a)
+
+
+# --- ViT -------------------------------------------------------------------------------------------------
+
+def vit_config_from(hf_config: Any, num_classes: int) -> ViTConfig:
+    _check_activation(hf_config, "gelu")
+    return ViTConfig(image_size=_square(hf_config.image_size, "image_size"),
+                     patch_size=_square(hf_config.patch_size, "patch_size"), in_channels=hf_config.num_channels,
+                     d_model=hf_config.hidden_size, n_layers=hf_config.num_hidden_layers,
+                     n_heads=hf_config.num_attention_heads, d_ff=hf_config.intermediate_size,
+                     num_classes=num_classes, pooling="cls", positions="learned", norm_eps=hf_config.layer_norm_eps,
+                     qkv_bias=hf_config.qkv_bias, dropout=hf_config.hidden_dropout_prob)
+
+
+def _vit_state(reference: nn.Module, prefix: str, n_layers: int) -> dict[str, torch.Tensor]:
+    state = {k: v for k, v in reference.state_dict().items() if k.startswith(prefix) or not prefix}
+    if f"{prefix}embeddings.mask_token" in state:
+        raise ValueError("a ViT with a mask token (use_mask_token=True) is not supported")
+    qkv = {k: v for k, v in state.items() if re.fullmatch(VIT_QKV, k[len(prefix):])}
+    out = rename_state({k: v for k, v in state.items() if k not in qkv}, VIT_KEYS, prefix=prefix, ignored=VIT_IGNORED)
+    for i in range(n_layers):
+        for p in ("weight", "bias"):
+            parts = [qkv.get(f"{prefix}layers.{i}.attention.{n}_proj.{p}") for n in "qkv"]
+            if all(t is not None for t in parts):
+                out[f"blocks.{i}.mixer.qkv_proj.{p}"] = torch.cat(parts)  # (3D, ...): rows q, then k, then v
+    return out
+
+
+def vit_for_image_classification(reference: nn.Module) -> ViT:
+    """``ViTForImageClassification`` -> ``ViT`` (forward: the logits)."""
+    config = vit_config_from(reference.config, reference.config.num_labels)
+    model = ViT(config)
+    state = {k: v for k, v in reference.state_dict().items()}
+    head = {k: v for k, v in state.items() if k.startswith("classifier.")}
+    _load(model, {**_vit_state(reference, "vit.", config.n_layers), **rename_state(head, VIT_KEYS)}, reference)
+    return model
+
+
+def vit_model(reference: nn.Module) -> Backbone:
+    """``ViTModel`` -> ``Backbone(ViT)`` (forward: ``last_hidden_state``)."""
+    config = vit_config_from(reference.config, 0)
+    model = ViT(config)
+    _load(model, _vit_state(reference, "", config.n_layers), reference)
+    return Backbone(model).train(reference.training)
+
+
+# --- ConvNeXt --------------------------------------------------------------------------------------------
+
+def convnext_config_from(hf_config: Any, num_classes: int) -> ConvNeXtConfig:
+    _check_activation(hf_config, "gelu")
+    if hf_config.num_stages != len(hf_config.hidden_sizes):
+        raise ValueError(f"ConvNextConfig.num_stages={hf_config.num_stages} differs from "
+                         f"len(hidden_sizes)={len(hf_config.hidden_sizes)}")
+    return ConvNeXtConfig(in_channels=hf_config.num_channels, num_classes=num_classes,
+                          widths=tuple(hf_config.hidden_sizes), depths=tuple(hf_config.depths),
+                          stem_patch=hf_config.patch_size, layer_scale_init=hf_config.layer_scale_init_value,
+                          drop_path=hf_config.drop_path_rate, norm_eps=1e-6, head_norm_eps=hf_config.layer_norm_eps)
+
+
+def convnext_for_image_classification(reference: nn.Module) -> ConvNeXt:
+    """``ConvNextForImageClassification`` -> ``ConvNeXt`` (forward: the logits)."""
+    model = ConvNeXt(convnext_config_from(reference.config, reference.config.num_labels))
+    _load(model, rename_state(reference.state_dict(), CONVNEXT_KEYS, prefix="convnext."), reference)
+    return model
+
+
+def convnext_model(reference: nn.Module) -> Backbone:
+    """``ConvNextModel`` -> ``Backbone(ConvNeXt)`` (forward: the last stage's map)."""
+    model = ConvNeXt(convnext_config_from(reference.config, 0))
+    _load(model, rename_state(reference.state_dict(), CONVNEXT_KEYS), reference)
+    return Backbone(model).train(reference.training)
+
+
+# --- ResNet ----------------------------------------------------------------------------------------------
+
+def resnet_config_from(hf_config: Any, num_classes: int) -> ResNetConfig:
+    _check_activation(hf_config, "relu")
+    return ResNetConfig(in_channels=hf_config.num_channels, num_classes=num_classes, block=hf_config.layer_type,
+                        widths=tuple(hf_config.hidden_sizes), depths=tuple(hf_config.depths), stem="imagenet",
+                        stem_width=hf_config.embedding_size,
+                        bottleneck_stride="1x1" if hf_config.downsample_in_bottleneck else "3x3",
+                        first_stage_stride=2 if hf_config.downsample_in_first_stage else 1)
+
+
+def resnet_for_image_classification(reference: nn.Module) -> ResNet:
+    """``ResNetForImageClassification`` -> ``ResNet`` (forward: the logits)."""
+    model = ResNet(resnet_config_from(reference.config, reference.config.num_labels))
+    _load(model, rename_state(reference.state_dict(), RESNET_KEYS, prefix="resnet."), reference)
+    return model
+
+
+def resnet_model(reference: nn.Module) -> Backbone:
+    """``ResNetModel`` -> ``Backbone(ResNet)`` (forward: the last stage's map)."""
+    model = ResNet(resnet_config_from(reference.config, 0))
+    _load(model, rename_state(reference.state_dict(), RESNET_KEYS), reference)
+    return Backbone(model).train(reference.training)
+
+
+TRANSFORMERS: dict[str, Callable[[Any], nn.Module]] = {
+    "ViTModel": vit_model,
+    "ViTForImageClassification": vit_for_image_classification,
+    "ConvNextModel": convnext_model,
+    "ConvNextForImageClassification": convnext_for_image_classification,
+    "ResNetModel": resnet_model,
+    "ResNetForImageClassification": resnet_for_image_classification,
+}
