@@ -106,7 +106,7 @@ def test_evaluation_carries_its_own_state_over_the_validation_streams():
 def test_fit_resumes_exactly_with_the_carried_state(tmp_path):
     config = RunConfig(model=RNNLMConfig(vocab_size=16, d_model=6, hidden_size=8, n_layers=1),
                        optim=OptimConfig(lr=1e-2, warmup_steps=1),
-                       train=TrainConfig(steps=6, batch_size=B, context=L, eval_every=3, eval_batches=2,
+                       train=TrainConfig(steps=6, batch_size=B, eval_every=3, eval_batches=2,
                                          checkpoint_every=3, log_every=1, device="cpu", progress=False))
 
     def run(out, resume=False):
