@@ -1,4 +1,4 @@
-"""The selective scan's recurrence as a chunked scan in plain PyTorch: the fast path on any device.
+"""The selective scan's recurrence as a chunked scan in plain PyTorch: the fast path on devices with no kernel.
 
 This is the chunked algorithm of Mamba-2's state space duality (Dao and Gu 2024, "Transformers are SSMs",
 Sec. 6 and Listing 1, "SSD minimal"), adapted to Mamba-1's diagonal ``A``. In SSD the decay is one scalar
@@ -13,11 +13,13 @@ state entry) and their cumulative sums ``S_t = a_1 + ... + a_t`` inside a chunk,
 so a chunk's outputs ``y_t = <C_t, h_t>`` are a masked matmul-style contraction over ``s`` and the state
 entries (the "diagonal block" of SSD), plus the entering state's contribution (the "off-diagonal" term).
 The state is carried from chunk to chunk by a short loop over the ``L / Q`` chunks. Each step costs
-O(B D N Q^2) and keeps only one chunk's (B, D, N, Q, Q) decays in memory (autograd saves them for every
-chunk: O(B D L N Q) in training).
+O(B D N Q^2) and holds one chunk's (B, Q, Q, D, N) decays besides the (B, L, D, N) terms computed before
+the loop (autograd keeps every chunk's decays: O(B D L N Q) memory in training). The arithmetic is Q times
+the loop over time's, so on CPU the loop (or the compiled kernel) is faster; the chunks pay where many
+small sequential steps cost more than parallel work, as on a GPU.
 
-Numerical stability: ``exp(S_t - S_s)`` is only formed for ``t >= s``, where it is a product of decays.
-As in the paper's ``segsum``, the log-decays are masked *before* the cumulative sum and ``exp``: a segment
+Numerical stability: for ``t >= s``, ``exp(S_t - S_s)`` is a product of decays, at most 1 for a stable
+``A``. As in the paper's ``segsum``, the log-decays are masked *before* the sum and ``exp``: a segment
 sum ``S_t - S_s`` adds only the ``a_k`` with ``s < k <= t``, so no gradient is a difference of large
 terms that cancel, and above the diagonal (``t < s``, where ``exp(S_t - S_s)`` would overflow for
 strongly decaying channels) it is an empty sum, ``exp(0) = 1``, whose weight ``C_t B_s`` is masked to 0;
