@@ -1,0 +1,56 @@
+import json
+
+import pytest
+
+from archlab.cli import main
+from archlab.vision.task import confusion_matrix
+
+
+def test_confusion_matrix_counts_true_rows_and_predicted_columns():
+    import torch
+
+    m = confusion_matrix(torch.tensor([0, 1, 1, 2]), torch.tensor([0, 0, 1, 2]), 3)
+    assert m.tolist() == [[1, 1, 0], [0, 1, 0], [0, 0, 1]]
+
+
+@pytest.mark.parametrize("arch", ["lenet", "resnet", "convnext", "vit"])
+def test_train_classify_on_digits_writes_accuracy_and_a_confusion_matrix(arch, tmp_path):
+    out = tmp_path / "run"
+    assert main(["train", "classify", "--arch", arch, "--steps", "3", "--quiet", "--out", str(out),
+                 "--set", "train.batch_size=8"]) == 0
+    evaluation = json.loads((out / "final" / "evaluation.json").read_text())
+    assert 0 <= evaluation["test_accuracy"] <= 1 and evaluation["test_images"] == 359
+    assert len(evaluation["confusion_matrix"]) == 10
+    assert (out / "final" / "confusion.png").stat().st_size > 0
+
+
+def test_train_on_a_folder_then_sample_the_top_classes(tmp_path, capsys, image_folder):
+    root = image_folder(tmp_path / "pets", classes=("cat", "dog", "owl"))
+    out = tmp_path / "run"
+    assert main(["train", "classify", "--arch", "resnet", "--data", str(root), "--image-size", "8", "--augment",
+                 "standard", "--steps", "2", "--quiet", "--out", str(out), "--set", "train.batch_size=4"]) == 0
+    capsys.readouterr()
+    assert main(["sample", "classify", "--ckpt", str(out), str(root / "cat" / "0.png"),
+                 str(root / "owl" / "1.png"), "--top", "5"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].endswith("0.png") and len(lines) == 2 * (1 + 3)  # 3 classes: top-5 shows all 3
+    assert {line.split()[1] for line in lines[1:4]} == {"cat", "dog", "owl"}
+
+
+def test_bad_input_is_a_one_line_error(tmp_path, capsys, image_folder):
+    assert main(["train", "classify", "--data", str(tmp_path / "nowhere"), "--steps", "1"]) == 2
+    assert "neither 'digits' nor an existing folder" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert main(["train", "classify", "--data", str(tmp_path / "empty"), "--steps", "1", "--quiet",
+                 "--out", str(tmp_path / "r")]) == 2
+    assert "is empty" in capsys.readouterr().err
+    root = image_folder(tmp_path / "pets")
+    (root / "dog" / "bad.png").write_bytes(b"junk")
+    assert main(["train", "classify", "--data", str(root), "--steps", "1", "--quiet", "--out",
+                 str(tmp_path / "r2")]) == 2
+    err = capsys.readouterr().err
+    assert "bad.png" in err and "--skip-bad" in err
+    assert main(["train", "classify", "--data", str(root), "--skip-bad", "--image-size", "8", "--steps", "1",
+                 "--quiet", "--out", str(tmp_path / "r3"), "--set", "train.batch_size=4"]) == 0
+    assert main(["sample", "classify", "--ckpt", str(tmp_path / "r3"), str(tmp_path / "missing.png")]) == 2
+    assert "cannot read image" in capsys.readouterr().err
