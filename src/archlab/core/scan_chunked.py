@@ -95,15 +95,18 @@ def chunked_scan(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, *, c
     inputs = x[..., None] * B[:, :, :, None, :]  # (B, c, Q, D, 1) * (B, c, Q, 1, N) -> (B, c, Q, D, N): B_s x_s
     h = u.new_zeros(batch, dim, A.shape[1])  # (B, D, N): the state entering the chunk
     ys = []
-    for c in range(n_chunks):
-        decay = decays_within_chunk(log_decay[:, c], segments)  # (B, Q_t, Q_s, D, N): exp(S_t - S_s)
+    # One view per chunk, split once: the backward of unbind stacks the chunks' gradients in one step, where
+    # indexing chunk c would add a whole-sequence gradient tensor per chunk.
+    per_chunk = zip(*(t.unbind(1) for t in (log_decay, CB, x, decay_from_start, C, inputs)))
+    for log_decay_c, CB_c, x_c, decay_from_start_c, C_c, inputs_c in per_chunk:
+        decay = decays_within_chunk(log_decay_c, segments)  # (B, Q_t, Q_s, D, N): exp(S_t - S_s)
         # Diagonal block: y_t = sum_s x_s sum_n exp(S_t - S_s)[n] C_t[n] B_s[n]
-        weights = (decay @ CB[:, c]).squeeze(-1)  # (B, Q_t, Q_s, D, N) @ (B, Q_t, Q_s, N, 1) -> (B, Q_t, Q_s, D)
-        y = (weights * x[:, c, None]).sum(dim=2)  # (B, Q_t, Q_s, D) * (B, 1, Q_s, D) -> (B, Q, D)
+        weights = (decay @ CB_c).squeeze(-1)  # (B, Q_t, Q_s, D, N) @ (B, Q_t, Q_s, N, 1) -> (B, Q_t, Q_s, D)
+        y = (weights * x_c[:, None]).sum(dim=2)  # (B, Q_t, Q_s, D) * (B, 1, Q_s, D) -> (B, Q, D)
         # Entering state: y_t += sum_n exp(S_t)[n] h_0[n] C_t[n]
-        y = y + ((decay_from_start[:, c] * h[:, None]) @ C[:, c, :, :, None]).squeeze(-1)  # (B, Q, D, N) @ (B, Q, N, 1) -> (B, Q, D)
+        y = y + ((decay_from_start_c * h[:, None]) @ C_c[..., None]).squeeze(-1)  # (B, Q, D, N) @ (B, Q, N, 1) -> (B, Q, D)
         ys.append(y)
         # State leaving the chunk: h = exp(S_Q) h_0 + sum_s exp(S_Q - S_s) B_s x_s (decay's last row)
-        h = decay_from_start[:, c, -1] * h + (decay[:, -1] * inputs[:, c]).sum(dim=1)  # (B, D, N)
+        h = decay_from_start_c[:, -1] * h + (decay[:, -1] * inputs_c).sum(dim=1)  # (B, D, N)
     y = torch.cat(ys, dim=1)[:, :length].transpose(1, 2)  # c x (B, Q, D) -> (B, L, D) -> (B, D, L)
     return y.to(out_dtype), h.to(out_dtype)
