@@ -1,0 +1,146 @@
+"""A small MLP denoiser for low-dimensional data, with a sinusoidal time embedding, optional class
+conditioning and condition dropout for classifier-free guidance; ``loss`` and ``sample`` as a generative model.
+
+The network (the CPU miniature of reference/claims.md section 10, after Ho et al. 2020's time conditioning):
+
+    e = time_mlp(timestep_embedding(t)) + class_embedding(c)        (c = n_classes is the null class)
+    h = W_in x + e;   h <- h + MLP(h + e) for each of n_layers;   out = W_out silu(h)
+
+It predicts ``prediction_type``: ``"epsilon"``, ``"v"`` or ``"sample"`` on the discrete schedule
+(``beta_schedule`` over ``num_train_timesteps``, ``archlab.diffusion.schedules``), or ``"flow"``: the velocity
+``eps - x_0`` on the rectified-flow path (``archlab.diffusion.flow_matching``), where the timestep is
+``sigma T``. Training (``loss``) is the mean squared error to that target (Ho et al. 2020, L_simple). With
+``n_classes > 0`` the label is replaced by the null class with probability ``p_uncond`` in ``make_batch``
+(Ho and Salimans 2022, Algorithm 1); at sampling a null-class or ``cond=None`` call is the unconditional
+model. ``make_batch`` draws everything random of a training batch from one generator, so ``loss`` is a pure
+function of the batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from archlab.core.io import PretrainedMixin
+from archlab.core.mlp import MLP
+from archlab.core.time_embedding import timestep_embedding
+from archlab.core.validation import check_at_least, check_choices, check_positive
+from archlab.diffusion.flow_matching import flow_interpolate, flow_target
+from archlab.diffusion.guidance import GuidedDenoiser
+from archlab.diffusion.sampling import SampleOutput, build_sampler, sampling_loop
+from archlab.diffusion.schedules import BETA_SCHEDULES, add_noise, alphas_cumprod, make_betas, velocity
+
+PREDICTIONS = ("epsilon", "v", "sample", "flow")
+
+
+@dataclass
+class MLPDenoiserConfig:
+    """``data_dim`` (2 for the toys), ``d_hidden``, ``n_layers``, ``time_dim`` (sinusoidal features),
+    ``n_classes`` (0: unconditional), ``p_uncond`` (condition dropout in training), ``prediction_type``
+    (``"epsilon"`` | ``"v"`` | ``"sample"`` | ``"flow"``), and the training schedule ``num_train_timesteps``,
+    ``beta_schedule``, ``beta_start``, ``beta_end``."""
+
+    data_dim: int = 2
+    d_hidden: int = 128
+    n_layers: int = 3
+    time_dim: int = 64
+    n_classes: int = 0
+    p_uncond: float = 0.1
+    prediction_type: str = "epsilon"
+    num_train_timesteps: int = 1000
+    beta_schedule: str = "linear"
+    beta_start: float = 1e-4
+    beta_end: float = 0.02
+
+    def __post_init__(self) -> None:
+        check_at_least(self, 1, "data_dim", "d_hidden", "n_layers", "num_train_timesteps")
+        check_at_least(self, 4, "time_dim")
+        check_at_least(self, 0, "n_classes")
+        check_positive(self, "beta_start", "beta_end")
+        check_choices(self, dict(prediction_type=PREDICTIONS, beta_schedule=BETA_SCHEDULES))
+        if not 0 <= self.p_uncond < 1:
+            raise ValueError(f"p_uncond={self.p_uncond} must be in [0, 1)")
+
+
+class MLPDenoiser(nn.Module, PretrainedMixin):
+    """``(x_t (B, D), t (B,), cond (B,) long or None) -> prediction (B, D)``."""
+
+    config_class = MLPDenoiserConfig
+
+    def __init__(self, config: MLPDenoiserConfig) -> None:
+        super().__init__()
+        self.config = c = config
+        self.time_mlp = nn.Sequential(nn.Linear(c.time_dim, c.d_hidden), nn.SiLU(), nn.Linear(c.d_hidden, c.d_hidden))
+        self.class_embedding = nn.Embedding(c.n_classes + 1, c.d_hidden) if c.n_classes else None
+        self.input = nn.Linear(c.data_dim, c.d_hidden)
+        self.blocks = nn.ModuleList(MLP(d_model=c.d_hidden, d_hidden=2 * c.d_hidden, activation="silu")
+                                    for _ in range(c.n_layers))
+        self.output = nn.Linear(c.d_hidden, c.data_dim)
+        self.register_buffer("alphas_cumprod", alphas_cumprod(make_betas(
+            c.beta_schedule, c.num_train_timesteps, beta_start=c.beta_start, beta_end=c.beta_end)), persistent=False)
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, cond: Optional[torch.Tensor] = None) -> torch.Tensor:
+        t = torch.as_tensor(t, device=x.device).reshape(-1).expand(x.shape[0])
+        e = self.time_mlp(timestep_embedding(t, self.config.time_dim))  # (B, H)
+        if self.class_embedding is not None:
+            if cond is None:
+                cond = torch.full((x.shape[0],), self.config.n_classes, device=x.device, dtype=torch.long)
+            e = e + self.class_embedding(cond)
+        h = self.input(x) + e
+        for block in self.blocks:
+            h = h + block(h + e)
+        return self.output(F.silu(h))
+
+    def make_batch(self, x0: torch.Tensor, labels: Optional[torch.Tensor], generator: torch.Generator) -> dict:
+        """A training batch: data ``x0`` (B, D), the labels after condition dropout (or None), the noise, and
+        the timesteps (B,) float (integers on the discrete schedule, ``sigma T`` with sigma ~ U(0, 1) for flow)."""
+        c, n = self.config, x0.shape[0]
+        noise = torch.randn(x0.shape, generator=generator)
+        if c.prediction_type == "flow":
+            t = torch.rand(n, generator=generator) * c.num_train_timesteps
+        else:
+            t = torch.randint(c.num_train_timesteps, (n,), generator=generator).float()
+        batch = {"x0": x0, "noise": noise, "t": t}
+        if c.n_classes:
+            if labels is None:
+                raise ValueError(f"n_classes={c.n_classes}: a conditional denoiser needs labels")
+            dropped = torch.rand(n, generator=generator) < c.p_uncond
+            batch["labels"] = torch.where(dropped, torch.full_like(labels, c.n_classes), labels)
+        return batch
+
+    def loss(self, batch: dict) -> torch.Tensor:
+        """Mean squared error between the prediction and its target, averaged over the batch and dimensions."""
+        c = self.config
+        x0, noise, t = batch["x0"], batch["noise"], batch["t"]
+        if c.prediction_type == "flow":
+            x_t = flow_interpolate(x0, noise, t / c.num_train_timesteps)
+            target = flow_target(x0, noise)
+        else:
+            a_bar = self.alphas_cumprod[t.long()]
+            x_t = add_noise(x0, noise, a_bar)
+            target = {"epsilon": noise, "sample": x0}.get(c.prediction_type)
+            if target is None:
+                target = velocity(x0, noise, a_bar)
+        return F.mse_loss(self(x_t, t, batch.get("labels")), target)
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: Optional[torch.Generator] = None, *, sampler: str = "",
+               steps: int = 20, labels: Optional[torch.Tensor] = None, guidance: float = 0.0,
+               keep_trajectory: bool = False) -> SampleOutput:
+        """``n`` samples: noise from ``generator`` denoised by ``sampler`` (``archlab.diffusion.sampling.SAMPLERS``;
+        default ``"flow"`` for a flow denoiser, ``"ddim"`` otherwise) in ``steps`` steps, conditioned on
+        ``labels`` (n,) with classifier-free guidance ``guidance`` when given."""
+        c = self.config
+        name = sampler or ("flow" if c.prediction_type == "flow" else "ddim")
+        chosen = build_sampler(name, prediction_type=c.prediction_type, num_train_timesteps=c.num_train_timesteps,
+                               beta_schedule=c.beta_schedule, beta_start=c.beta_start, beta_end=c.beta_end)
+        device = self.output.weight.device
+        noise = torch.randn(n, c.data_dim, generator=generator).to(device)
+        if labels is not None:
+            labels = labels.to(device)
+        return sampling_loop(GuidedDenoiser(self, guidance), chosen, noise, steps, cond=labels, generator=generator,
+                             keep_trajectory=keep_trajectory)
