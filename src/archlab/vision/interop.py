@@ -122,7 +122,7 @@ def vit_config_from(hf_config: Any, num_classes: int) -> ViTConfig:
 
 
 def _vit_state(reference: nn.Module, prefix: str, n_layers: int) -> dict[str, torch.Tensor]:
-    state = {k: v for k, v in reference.state_dict().items() if k.startswith(prefix) or not prefix}
+    state = {k: v for k, v in reference.state_dict().items() if k.startswith(prefix)}
     if f"{prefix}embeddings.mask_token" in state:
         raise ValueError("a ViT with a mask token (use_mask_token=True) is not supported")
     qkv = {k: v for k, v in state.items() if re.fullmatch(VIT_QKV, k[len(prefix):])}
@@ -139,8 +139,7 @@ def vit_for_image_classification(reference: nn.Module) -> ViT:
     """``ViTForImageClassification`` -> ``ViT`` (forward: the logits)."""
     config = vit_config_from(reference.config, reference.config.num_labels)
     model = ViT(config)
-    state = {k: v for k, v in reference.state_dict().items()}
-    head = {k: v for k, v in state.items() if k.startswith("classifier.")}
+    head = {k: v for k, v in reference.state_dict().items() if k.startswith("classifier.")}
     _load(model, {**_vit_state(reference, "vit.", config.n_layers), **rename_state(head, VIT_KEYS)}, reference)
     return model
 
