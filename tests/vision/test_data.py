@@ -55,9 +55,9 @@ def test_empty_folders_are_clear_errors(tmp_path, image_folder):
 def test_augmentations_off_are_the_identity_and_each_does_its_job():
     g = lambda: torch.Generator().manual_seed(0)  # noqa: E731
     images = torch.rand(4, 1, 8, 8)
-    off = AugmentConfig(crop_scale=(1, 1), crop_ratio=(1, 1), flip_p=0.0, max_shift=0.0)
+    off = AugmentConfig(crop_scale=(1, 1), crop_ratio=(1, 1), flip_p=0.0, max_shift=0)
     torch.testing.assert_close(augment_images(images, off, g()), images, atol=1e-6, rtol=0)
-    flip = AugmentConfig(crop_scale=(1, 1), crop_ratio=(1, 1), flip_p=1.0, max_shift=0.0)
+    flip = AugmentConfig(crop_scale=(1, 1), crop_ratio=(1, 1), flip_p=1.0, max_shift=0)
     torch.testing.assert_close(augment_images(images, flip, g()), images.flip(-1), atol=1e-6, rtol=0)
     shifted = augment_images(images, AugmentConfig(crop_scale=(1, 1), crop_ratio=(1, 1), flip_p=0, max_shift=2),
                              g())
@@ -67,13 +67,15 @@ def test_augmentations_off_are_the_identity_and_each_does_its_job():
     assert a.shape == images.shape
 
 
-def test_a_small_translation_keeps_a_centred_dot_inside():
-    image = torch.zeros(1, 1, 8, 8)
-    image[0, 0, 4, 4] = 1.0
-    cfg = AugmentConfig(crop_scale=(1, 1), crop_ratio=(1, 1), flip_p=0.0, max_shift=1.0)
-    gen = torch.Generator().manual_seed(3)
-    out = augment_images(image, cfg, gen)
-    assert abs(out.sum().item() - 1.0) < 1e-5  # a sub-pixel shift spreads the dot, keeps its mass inside
+def test_a_translation_moves_whole_pixels_without_blurring():
+    image = torch.zeros(64, 1, 8, 8)
+    image[:, 0, 4, 4] = 1.0
+    cfg = AugmentConfig(crop_scale=(1, 1), crop_ratio=(1, 1), flip_p=0.0, max_shift=2)
+    out = augment_images(image, cfg, torch.Generator().manual_seed(3))
+    flat = out.flatten(1)
+    torch.testing.assert_close(flat.max(1).values, torch.ones(64), atol=1e-5, rtol=0)  # the dot stays one pixel
+    rows, cols = flat.argmax(1) // 8, flat.argmax(1) % 8
+    assert set((rows - 4).tolist()) == set((cols - 4).tolist()) == {-2, -1, 0, 1, 2}
 
 
 def test_augment_config_is_validated():
@@ -81,3 +83,5 @@ def test_augment_config_is_validated():
         AugmentConfig(crop_scale=(0.0, 1.0))
     with pytest.raises(ValueError, match="flip_p=2"):
         AugmentConfig(flip_p=2)
+    with pytest.raises(ValueError, match="max_shift=1.5"):
+        AugmentConfig(max_shift=1.5)

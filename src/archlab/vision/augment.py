@@ -5,8 +5,9 @@ All three are one affine map of the output's sampling grid per image, applied wi
 (bilinear, zeros outside the image, ``align_corners=False``): with normalised coordinates in [-1, 1], output
 pixel ``u`` reads the input at ``A u + t`` where ``A = diag(flip * w, h)`` is the crop's size as fractions of the
 image side and ``t`` its centre plus the translation. The crop's area fraction is drawn uniformly from
-``crop_scale`` and its aspect ratio log-uniformly from ``crop_ratio``; the translation is uniform in
-``[-max_shift, max_shift]`` pixels on each axis. Each call is a pure function of the images and the generator.
+``crop_scale`` and its aspect ratio log-uniformly from ``crop_ratio``; the translation is a whole number of
+pixels drawn uniformly from ``-max_shift .. max_shift`` on each axis (as padding and cropping shift: whole pixels
+land on pixel centres, so a translation alone does not blur). Each call is a pure function of the images and the generator.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ class AugmentConfig:
     crop_scale: tuple[float, float] = (0.6, 1.0)
     crop_ratio: tuple[float, float] = (3 / 4, 4 / 3)
     flip_p: float = 0.5
-    max_shift: float = 2.0
+    max_shift: int = 2
 
     def __post_init__(self) -> None:
         self.crop_scale, self.crop_ratio = tuple(self.crop_scale), tuple(self.crop_ratio)
@@ -37,8 +38,8 @@ class AugmentConfig:
             raise ValueError(f"crop_ratio={self.crop_ratio} must satisfy 0 < low <= high")
         if not 0 <= self.flip_p <= 1:
             raise ValueError(f"flip_p={self.flip_p} must lie in [0, 1]")
-        if self.max_shift < 0:
-            raise ValueError(f"max_shift={self.max_shift} must be >= 0")
+        if not isinstance(self.max_shift, int) or self.max_shift < 0:
+            raise ValueError(f"max_shift={self.max_shift!r} must be a whole number of pixels >= 0")
 
 
 def _uniform(n: int, low: float, high: float, generator: torch.Generator) -> torch.Tensor:
@@ -56,8 +57,8 @@ def augment_images(images: torch.Tensor, config: AugmentConfig, generator: torch
     centre_x = _uniform(b, -1.0, 1.0, generator) * (1 - crop_w)  # keeps the crop inside the image
     centre_y = _uniform(b, -1.0, 1.0, generator) * (1 - crop_h)
     flip = torch.where(torch.rand(b, generator=generator) < config.flip_p, -1.0, 1.0)
-    shift_x = _uniform(b, -config.max_shift, config.max_shift, generator) * 2 / w  # pixels -> normalised units
-    shift_y = _uniform(b, -config.max_shift, config.max_shift, generator) * 2 / h
+    shifts = torch.randint(-config.max_shift, config.max_shift + 1, (2, b), generator=generator).float()  # pixels
+    shift_x, shift_y = shifts[0] * 2 / w, shifts[1] * 2 / h  # pixels -> normalised units
     theta = torch.zeros(b, 2, 3)
     theta[:, 0, 0], theta[:, 0, 2] = flip * crop_w, centre_x + shift_x
     theta[:, 1, 1], theta[:, 1, 2] = crop_h, centre_y + shift_y
