@@ -4,6 +4,8 @@ encoders/decoders, and a sequence VAE with a GRU decoder for posterior collapse.
 
 from archlab.vae.model import VAE, VAEConfig, VAEOutput
 from archlab.vae.networks import ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder
+from archlab.vae.sequence import SequenceVAE, SequenceVAEConfig, SequenceVAEOutput, TopicSequences, TopicVAETask
 from archlab.vae.task import VAETask
 
-__all__ = ["ConvDecoder", "ConvEncoder", "MLPDecoder", "MLPEncoder", "VAE", "VAEConfig", "VAEOutput", "VAETask"]
+__all__ = ["ConvDecoder", "ConvEncoder", "MLPDecoder", "MLPEncoder", "SequenceVAE", "SequenceVAEConfig", "SequenceVAEOutput",
+           "TopicSequences", "TopicVAETask", "VAE", "VAEConfig", "VAEOutput", "VAETask"]
