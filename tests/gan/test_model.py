@@ -20,7 +20,8 @@ def ring(n, g):
 def _batch(model, n=8, seed=0):
     g = torch.Generator().manual_seed(seed)
     real = torch.rand(n, *model.config.data_shape, generator=g)
-    return {"real": real, "noise": torch.randn(n, model.config.latent_dim, generator=g), "mix": torch.rand(n, generator=g)}
+    noise = torch.randn(n, model.config.latent_dim, generator=g)
+    return {"real": real, "noise": noise, "mix": torch.rand(n, generator=g)}
 
 
 @pytest.mark.parametrize("architecture, shape", [("mlp", (2,)), ("dcgan", (1, 8, 8))])

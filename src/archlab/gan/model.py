@@ -89,11 +89,10 @@ class GAN(PretrainedMixin, nn.Module):
             self.discriminator = MLPDiscriminator(data_shape=c.data_shape, hidden_dim=c.hidden_dim,
                                                   n_layers=c.n_layers, pack=c.pack, norm=c.norm)
         else:
-            shape = tuple(c.data_shape)
-            self.generator = DCGANGenerator(latent_dim=c.latent_dim, data_shape=shape, channels=c.channels,  # type: ignore[arg-type]
+            shape: tuple[int, int, int] = (c.data_shape[0], c.data_shape[1], c.data_shape[2])
+            self.generator = DCGANGenerator(latent_dim=c.latent_dim, data_shape=shape, channels=c.channels,
                                             output=c.output)
-            self.discriminator = DCGANDiscriminator(data_shape=shape, channels=c.channels, pack=c.pack,  # type: ignore[arg-type]
-                                                    norm=c.norm)
+            self.discriminator = DCGANDiscriminator(data_shape=shape, channels=c.channels, pack=c.pack, norm=c.norm)
 
     def _shown(self, logits: Tensor) -> Tensor:
         """D's output as logged: a probability for the minimax and non-saturating losses, else the critic value."""

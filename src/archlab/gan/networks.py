@@ -107,7 +107,8 @@ class DCGANDiscriminator(nn.Module):
         c, h, w = data_shape
         self.pack = pack
         self.body = nn.Sequential(
-            _normed(nn.Conv2d(pack * c, channels, 4, stride=2, padding=1), norm), nn.LeakyReLU(0.2),  # (B', ch, H/2, W/2)
+            # (B', pack*C, H, W) -> (B', ch, H/2, W/2)
+            _normed(nn.Conv2d(pack * c, channels, 4, stride=2, padding=1), norm), nn.LeakyReLU(0.2),
             _normed(nn.Conv2d(channels, 2 * channels, 4, stride=2, padding=1), norm), nn.LeakyReLU(0.2),  # H/4, W/4
         )
         self.head = _normed(nn.Linear(2 * channels * (h // 4) * (w // 4), 1), norm)

@@ -26,8 +26,9 @@ class SpectralNorm(nn.Module):
         rows = weight.shape[0]
         cols = weight.numel() // rows
         self.n_power_iterations, self.eps = n_power_iterations, eps
-        self.register_buffer("_u", F.normalize(torch.randn(rows, dtype=weight.dtype, device=weight.device), dim=0, eps=eps))
-        self.register_buffer("_v", F.normalize(torch.randn(cols, dtype=weight.dtype, device=weight.device), dim=0, eps=eps))
+        like = dict(dtype=weight.dtype, device=weight.device)
+        self.register_buffer("_u", F.normalize(torch.randn(rows, **like), dim=0, eps=eps))
+        self.register_buffer("_v", F.normalize(torch.randn(cols, **like), dim=0, eps=eps))
         with torch.no_grad():
             self.power_iteration(weight.flatten(1), 15)  # start from a converged estimate
 

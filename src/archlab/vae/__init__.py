@@ -7,5 +7,5 @@ from archlab.vae.networks import ConvDecoder, ConvEncoder, MLPDecoder, MLPEncode
 from archlab.vae.sequence import SequenceVAE, SequenceVAEConfig, SequenceVAEOutput, TopicSequences, TopicVAETask
 from archlab.vae.task import VAETask
 
-__all__ = ["ConvDecoder", "ConvEncoder", "MLPDecoder", "MLPEncoder", "SequenceVAE", "SequenceVAEConfig", "SequenceVAEOutput",
-           "TopicSequences", "TopicVAETask", "VAE", "VAEConfig", "VAEOutput", "VAETask"]
+__all__ = ["ConvDecoder", "ConvEncoder", "MLPDecoder", "MLPEncoder", "SequenceVAE", "SequenceVAEConfig",
+           "SequenceVAEOutput", "TopicSequences", "TopicVAETask", "VAE", "VAEConfig", "VAEOutput", "VAETask"]

@@ -129,7 +129,8 @@ class VAE(PretrainedMixin, nn.Module):
             raise ValueError(f"k={k} must be >= 1")
         mean, logvar = self.encode(x)
         b = x.shape[0]
-        z = reparameterize(mean.expand(k, *mean.shape), logvar.expand(k, *logvar.shape), generator=generator)  # (K, B, Z)
+        z = reparameterize(mean.expand(k, *mean.shape), logvar.expand(k, *logvar.shape),
+                           generator=generator)  # (K, B, Z)
         decoded = self.decode(z.reshape(k * b, -1))  # (K*B, *data_shape)
         x_rep = x.expand(k, *x.shape).reshape(k * b, *x.shape[1:])  # (K, B, ...) -> (K*B, ...)
         log_px_z = self.log_likelihood(x_rep, decoded).view(k, b)  # (K*B,) -> (K, B)
