@@ -55,3 +55,29 @@ def train_ring(config: GANConfig, *, d_lr: float, g_lr: float, betas: tuple[floa
     samples = model.sample(N_EVAL, step_generator(seed, "samples", 0))
     stats = ring_mode_stats(samples, radius=RING_RADIUS, std=RING_STD)
     return RingResult(stats.modes_covered, stats.high_quality_fraction, samples)
+
+
+# The conditions of the mode-collapse experiment (reference/claims.md section 6): a collapse-prone vanilla GAN
+# (the saturating minimax loss, the discriminator's learning rate 5x the generator's) and PacGAN2 with the
+# non-saturating loss, MLPs of 3 x 128, Adam betas (0.5, 0.999), batch 256.
+VANILLA = dict(config=GANConfig(loss="minimax", latent_dim=2, hidden_dim=128, n_layers=3), d_lr=5e-3, g_lr=1e-3)
+PACGAN2 = dict(config=GANConfig(loss="non-saturating", latent_dim=2, hidden_dim=128, n_layers=3, pack=2),
+               d_lr=2e-3, g_lr=2e-3)
+
+
+def mode_collapse_runs(seed: int, *, steps: int) -> dict[str, list[RingResult]]:
+    """Both conditions at the three seeds ``3 seed``, ``3 seed + 1``, ``3 seed + 2``."""
+    seeds = [3 * seed + i for i in range(3)]
+    return {name: [train_ring(c["config"], d_lr=c["d_lr"], g_lr=c["g_lr"], betas=(0.5, 0.999), steps=steps,
+                              batch_size=256, seed=s) for s in seeds]
+            for name, c in (("vanilla", VANILLA), ("pacgan2", PACGAN2))}
+
+
+def mode_collapse_holds(runs: dict[str, list[RingResult]]) -> bool:
+    """The rule of ``gan.mode-collapse``: vanilla <= 4 modes in >= 2 of 3 seeds; PacGAN2 >= 7.5 modes on average
+    with >= 70 % high-quality samples on average; mean modes of vanilla <= those of PacGAN2."""
+    vanilla, fix = runs["vanilla"], runs["pacgan2"]
+    collapsed = sum(r.modes <= 4 for r in vanilla) >= 2
+    fix_modes = sum(r.modes for r in fix) / len(fix)
+    fix_quality = sum(r.high_quality for r in fix) / len(fix)
+    return collapsed and fix_modes >= 7.5 and fix_quality >= 0.70 and sum(r.modes for r in vanilla) / 3 <= fix_modes
