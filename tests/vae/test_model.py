@@ -110,3 +110,20 @@ def test_the_task_trains_through_the_loop_and_logs_the_elbo_terms(digits):
     assert logged[0]["kl_weight"] < logged[-1]["kl_weight"] == 1.0
     assert result.history[-1]["val_loss"] < first - 5
     torch.testing.assert_close(task.train_batch(3), task.train_batch(3))
+
+
+def test_interpolation_ends_at_the_reconstructions_and_traversal_moves_one_dimension():
+    from archlab.vae.figures import interpolate, interpolation_figure, traverse, traversal_figure
+
+    torch.manual_seed(0)
+    model = VAE(VAEConfig(latent_dim=3, hidden_dim=16)).eval()
+    x_a, x_b = torch.rand(1, 1, 8, 8), torch.rand(1, 1, 8, 8)
+    path = interpolate(model, x_a, x_b, steps=5)
+    assert path.shape == (5, 1, 8, 8)
+    torch.testing.assert_close(path[0], model.reconstruct(x_a)[0])
+    torch.testing.assert_close(path[-1], model.reconstruct(x_b)[0])
+    sweep = traverse(model, x_a, 1, [-1.0, 0.0, 1.0])
+    z = model.encode(x_a)[0].repeat(3, 1)
+    z[:, 1] = torch.tensor([-1.0, 0.0, 1.0])
+    torch.testing.assert_close(sweep, torch.sigmoid(model.decode(z)))
+    assert interpolation_figure(model, x_a, x_b) is not None and traversal_figure(model, x_a, 0) is not None
