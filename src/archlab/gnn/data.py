@@ -206,3 +206,22 @@ def collate(graphs: list[Graph], labels: Optional[Tensor] = None) -> GraphBatch:
     edge_index = torch.cat([g.edge_index + offsets[k] for k, g in enumerate(graphs)], dim=1)
     batch = torch.repeat_interleave(torch.arange(len(graphs)), offsets[1:] - offsets[:-1])  # (N,)
     return GraphBatch(torch.cat([g.x for g in graphs]), edge_index, batch, labels)
+
+
+def largest_component(graph: Graph) -> Graph:
+    """The subgraph induced by the largest weakly connected component (nodes renumbered in id order; the split,
+    if any, is dropped)."""
+    n = graph.num_nodes
+    label = torch.arange(n)
+    source, target = graph.edge_index
+    while True:  # label propagation: every node takes the smallest label among itself and its neighbours
+        smaller = label.scatter_reduce(0, target, label[source], reduce="amin")
+        smaller = smaller.scatter_reduce(0, source, smaller[target], reduce="amin")
+        if torch.equal(smaller, label):
+            break
+        label = smaller
+    keep = label == torch.bincount(label, minlength=n).argmax()  # (N,)
+    new_id = torch.full((n,), -1, dtype=torch.long)
+    new_id[keep] = torch.arange(int(keep.sum()))
+    edges = keep[source] & keep[target]
+    return Graph(graph.x[keep], new_id[graph.edge_index[:, edges]], None if graph.y is None else graph.y[keep])

@@ -17,12 +17,13 @@ and jumping knowledge.
 from __future__ import annotations
 
 import math
+from typing import Optional
 
 import torch
 from torch import Tensor, nn
 
 from archlab.core.validation import check_at_least, check_choices, check_positive
-from archlab.gnn.gcn import gcn_aggregate, gcn_plan
+from archlab.gnn.gcn import GCNPlan, gcn_aggregate, gcn_plan
 from archlab.gnn.message_passing import check_edge_index
 
 JK_MODES = ("last", "cat", "max")
@@ -56,9 +57,12 @@ class GCNIIConv(nn.Module):
         self.weight = nn.Parameter(torch.empty(features, features))
         nn.init.xavier_uniform_(self.weight)  # Glorot, as the paper's code initialises W^(l)
 
-    def forward(self, x: Tensor, x0: Tensor, edge_index: Tensor) -> Tensor:
-        check_edge_index(edge_index, x.shape[0])
-        smoothed = gcn_aggregate(x, gcn_plan(edge_index, x.shape[0], dtype=x.dtype))  # Â H^(l): (N, F)
+    def forward(self, x: Tensor, x0: Tensor, edge_index: Tensor, *, plan: Optional[GCNPlan] = None) -> Tensor:
+        """``plan``: the graph's ``gcn_plan``, made once by a caller running several layers (optional)."""
+        if plan is None:
+            check_edge_index(edge_index, x.shape[0])
+            plan = gcn_plan(edge_index, x.shape[0], dtype=x.dtype)
+        smoothed = gcn_aggregate(x, plan)  # Â H^(l): (N, F)
         support = (1 - self.alpha) * smoothed + self.alpha * x0  # (N, F)
         return (1 - self.beta) * support + self.beta * (support @ self.weight)
 

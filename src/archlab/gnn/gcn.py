@@ -103,9 +103,12 @@ class GCNConv(MessagePassing):
             self._plan = plan
         return plan
 
-    def forward(self, x: Tensor, edge_index: Tensor, edge_weight: Optional[Tensor] = None) -> Tensor:
+    def forward(self, x: Tensor, edge_index: Tensor, edge_weight: Optional[Tensor] = None, *,
+                plan: Optional[GCNPlan] = None) -> Tensor:
+        """``plan``, when given, is this graph's ``gcn_plan`` under this layer's options, made once by a caller
+        that runs several layers over one graph (``edge_index`` and ``edge_weight`` are then not read)."""
         h = self.lin(x)  # (N, out_features)
-        out = gcn_aggregate(h, self.plan(edge_index, x.shape[0], edge_weight, h.dtype))
+        out = gcn_aggregate(h, plan or self.plan(edge_index, x.shape[0], edge_weight, h.dtype))
         return out if self.bias is None else out + self.bias
 
     def forward_ref(self, x: Tensor, edge_index: Tensor, edge_weight: Optional[Tensor] = None) -> Tensor:

@@ -23,9 +23,9 @@ from archlab.core.io import PretrainedMixin
 from archlab.core.validation import check_at_least, check_choices
 from archlab.gnn.depth import JK_MODES, GCNIIConv, JumpingKnowledge, PairNorm
 from archlab.gnn.gat import GATConv
-from archlab.gnn.gcn import GCNConv
+from archlab.gnn.gcn import GCNConv, gcn_plan
 from archlab.gnn.gin import GINConv, gin_mlp
-from archlab.gnn.message_passing import AGGREGATIONS
+from archlab.gnn.message_passing import AGGREGATIONS, check_edge_index
 from archlab.gnn.readout import READOUTS, global_pool
 from archlab.gnn.sage import SAGEConv
 
@@ -95,8 +95,17 @@ class GNN(PretrainedMixin, nn.Module):
         h = F.relu(self.encoder(x))  # (N, hidden)
         h = F.dropout(h, self.config.dropout, self.training)
         h0, states = h, [h]
+        plan = None
+        if self.config.conv in ("gcn", "gcnii"):  # one normalisation of the graph for every layer
+            check_edge_index(edge_index, x.shape[0])
+            plan = gcn_plan(edge_index, x.shape[0], dtype=h.dtype)
         for conv, norm in zip(self.convs, self.norms):
-            out = conv(h, h0, edge_index) if isinstance(conv, GCNIIConv) else conv(h, edge_index)
+            if isinstance(conv, GCNIIConv):
+                out = conv(h, h0, edge_index, plan=plan)
+            elif isinstance(conv, GCNConv):
+                out = conv(h, edge_index, plan=plan)
+            else:
+                out = conv(h, edge_index)
             out = F.relu(norm(out))
             if self.config.connection == "residual":
                 out = out + h

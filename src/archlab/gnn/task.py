@@ -103,6 +103,7 @@ class GraphClassificationTask(Task):
                  test_graphs: Tensor, batch_size: int, seed: int) -> None:
         self.model, self.graphs, self.labels = model, graphs, labels
         self.train_graphs, self.test_graphs, self.batch_size, self.seed = train_graphs, test_graphs, batch_size, seed
+        self._last: Optional[tuple[Tensor, GraphBatch]] = None
 
     def train_batch(self, step: int, substep: int = 0) -> dict:
         return {"graphs": _draw(self.train_graphs, self.batch_size, self.seed, step)}
@@ -114,7 +115,10 @@ class GraphClassificationTask(Task):
         return [{"graphs": piece} for piece in split_batch(batch["graphs"], parts)]
 
     def union(self, ids: Tensor) -> GraphBatch:
-        return collate([self.graphs[i] for i in ids.tolist()], self.labels[ids])
+        """The disjoint union of graphs ``ids`` (the last one is kept: full-batch steps reuse it)."""
+        if self._last is None or not torch.equal(self._last[0], ids):
+            self._last = (ids, collate([self.graphs[i] for i in ids.tolist()], self.labels[ids]))
+        return self._last[1]
 
     def logits(self, union: GraphBatch) -> Tensor:
         device = next(self.model.parameters()).device
