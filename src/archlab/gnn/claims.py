@@ -7,6 +7,7 @@ module's docstring); this module registers them with their rules, written from i
 from __future__ import annotations
 
 from archlab.gnn.explosion import neighbor_explosion
+from archlab.gnn.homophily import message_passing_helps
 from archlab.gnn.oversmoothing import oversmoothing
 from archlab.lab.registry import claim
 
@@ -33,3 +34,13 @@ claim(
     "1 + 25 + 250 = 276 nodes",
     threads=1,
 )(neighbor_explosion)
+
+claim(
+    "gnn.message-passing-helps",
+    statement="Aggregating neighbours helps node classification when neighbours tend to share the label, and "
+    "the advantage disappears or reverses when they tend not to.",
+    source="Kipf & Welling 2017; Zhu et al. 2020 (Beyond Homophily); Ma et al. 2022",
+    rule="on a homophilous CSBM (edge homophily 0.77) a 2-layer GCN beats an MLP on the node features alone by "
+    ">= 10 points of test accuracy; on a heterophilous one (0.10) GCN - MLP <= 2 points",
+    threads=1,
+)(message_passing_helps)
