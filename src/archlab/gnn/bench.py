@@ -50,7 +50,8 @@ def gnn_gcn(*, device: str = "cpu", repeats: int | None = None, size: str = "def
     try:
         from torch_geometric.nn import GCNConv as PyGGCNConv
     except ImportError:
-        raise UserError("the gnn-gcn benchmark needs torch_geometric as its peer: pip install torch_geometric") from None
+        raise UserError("the gnn-gcn benchmark needs torch_geometric as its peer: "
+                        "pip install torch_geometric") from None
     from archlab.interop import from_pyg
 
     cfg = CONFIGS[size]

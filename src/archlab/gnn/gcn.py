@@ -3,7 +3,8 @@
 Eq. 2 of the paper: ``H' = D̃^{-1/2} Ã D̃^{-1/2} H W + b`` with ``Ã = A + I`` (``archlab.gnn.graph_ops``); in
 code ``lin`` is ``W`` (no bias inside), ``bias`` is ``b``, and a node ``i`` receives
 ``sum_{j -> i} w_ji / sqrt(d̃_j d̃_i) * (H W)_j``. Options as PyTorch Geometric's ``GCNConv`` names them:
-``normalize=False`` sums raw (weighted) neighbours (and needs ``add_self_loops=False``), ``add_self_loops=False`` normalises
+``normalize=False`` sums raw (weighted) neighbours (and needs ``add_self_loops=False``),
+``add_self_loops=False`` normalises
 ``A`` itself, ``improved=True`` uses ``Ã = A + 2I``, ``cached=True`` keeps the graph's normalisation from the
 first call (transductive training on one fixed graph).
 

@@ -73,7 +73,8 @@ def layer_energies(config: GNNConfig, graph: Graph, seed: int) -> list[float]:
     """The Dirichlet energy after each layer ``1 .. n_layers`` of a freshly initialised model (eval mode)."""
     torch.manual_seed(seed)
     model = GNN(config).eval()
-    return [float(dirichlet_energy(h.double(), graph.edge_index)) for h in model.layer_states(graph.x, graph.edge_index)[1:]]
+    states = model.layer_states(graph.x, graph.edge_index)[1:]
+    return [float(dirichlet_energy(h.double(), graph.edge_index)) for h in states]
 
 
 def train_accuracy(config: GNNConfig, graph: Graph, *, seed: int, steps: int) -> float:
