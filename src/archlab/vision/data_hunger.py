@@ -4,13 +4,18 @@ section 4.3 and Fig. 3-4: "the convolutional inductive bias is useful for smalle
 Setup (claims reference, section 9, "CPU miniature"): scikit-learn's digits, the stratified 360-image test
 split of ``archlab.data.images`` (seed 0, the same for every run); training subsets of n images drawn at random
 from the 1,437 training images by the run's seed. ViT: 2x2 patches (16 tokens) and a class token, width 64,
-depth 4, 4 heads, MLP 128, learned positions (136,138 parameters). CNN: two 3x3 convolutions of 16 and 32
+depth 4, 4 heads, MLP 128, learned positions (136,138 parameters). CNN: two 3x3 convolutions of 96 and 160
 channels with BatchNorm and ReLU, 2x2 max pooling between them, global average pooling, a linear head
-(``PlainCNN``, 5,178 parameters: the reference's "params within 30 %" is not kept, which only makes the CNN's
-win at small n the stronger). Both: AdamW, lr 1e-3, weight decay 0.05, betas (0.9, 0.999), 20 warm-up steps then
-cosine decay, batches of 64 drawn with replacement, no augmentation, the same fixed number of steps at every n
-(300 quick, 600 full). Quick scale: n in {50, 100, 1437}; full: {50, 100, 200, 500, 1000, 1437}. Three seeds
+(``PlainCNN``, 141,226 parameters: within the reference's 30 % of the ViT's). Both: AdamW, lr 1e-3, weight
+decay 0.05, betas (0.9, 0.999), 20 warm-up steps then cosine decay, batches of 64 drawn with replacement, no
+augmentation, the same fixed number of steps at every n (300 quick, 600 full). Quick scale: n in {50, 100, 1437}; full: {50, 100, 200, 500, 1000, 1437}. Three seeds
 per run of the claim (``3 * seed + i``); accuracies are means over them.
+
+Not registered yet. Calibration (quick, seeds 0-2 of run seed 0, 1,644 s on a machine shared five ways) with
+the reference's literal "16 and 32 channels" CNN (5,178 parameters): CNN 0.612 / 0.709 / 0.866 against ViT
+0.684 / 0.771 / 0.943 at n = 50 / 100 / 1437: the 5k-parameter CNN lost everywhere (gap -0.07), a capacity
+and budget failure of the CNN, not evidence about ViTs; the CNN now matches the ViT's size as the reference
+asks (params within 30 %), not yet measured.
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ def digits_vit(num_classes: int = 10) -> ViT:
 
 
 def digits_cnn(num_classes: int = 10) -> PlainCNN:
-    return PlainCNN(PlainCNNConfig(in_channels=1, num_classes=num_classes, widths=(16, 32), depths=(1, 1)))
+    return PlainCNN(PlainCNNConfig(in_channels=1, num_classes=num_classes, widths=(96, 160), depths=(1, 1)))
 
 
 def subset(data: ImageDataset, n: int, seed: int) -> ImageDataset:
