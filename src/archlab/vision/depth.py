@@ -19,8 +19,11 @@ budget was cut to 80 steps, where the losses are still far from zero and their d
 At 80 steps, lr 0.05 (seeds 0, 1, 2): plain 1.08/1.27/2.05, 1.35/1.38/1.61, 1.10/1.72/1.84; ResNet
 0.40/0.18/0.34, 0.36/0.30/0.26, 0.33/0.33/0.35: seed 0's 23-layer ResNet jumped (SGD noise at lr 0.05 in a
 short run). Blocks starting as the identity (last BN at zero, Goyal et al. 2017) left the ResNets untrained at
-80 steps (losses 2.19-2.24 at every depth, a degenerate "holds"), so that was dropped; the lr is now 0.02 over
-120 steps.
+80 steps (losses 2.19-2.24 at every depth, a degenerate "holds"), so that was dropped. At lr 0.02 over 120
+steps (the setup below): plain 1.40/1.49/1.99, 1.54/1.53/1.86, 1.35/1.87/2.03; ResNet 0.66/0.28/0.48,
+0.59/0.40/0.31, 0.47/0.40/0.46: the degradation is there at every seed (plain 23 layers 1.2-1.5x plain 11,
+ResNet 23 at 0.5-1.0x ResNet 11) but single-seed step-to-step noise breaks the rule's per-step conditions in
+all three. Not registered; the next step is the mean over three training seeds per depth (3x the compute).
 """
 
 from __future__ import annotations

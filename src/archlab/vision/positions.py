@@ -72,7 +72,7 @@ def measure(scale: Scale, seed: int) -> Evidence:
         ax.imshow(cos[i].reshape(rows, cols).numpy(), vmin=-1, vmax=1, cmap="viridis")
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.suptitle(f"cosine of each position embedding with all others (trained; margin {margin:.2f})")
+    fig.suptitle(f"cosine of each learned position with all others (margin {margin:.2f})", fontsize=10)
     return Evidence(
         metrics={"margin": margin, "neighbour_cosine": near, "other_cosine": other,
                  "initial_margin": initial_margin, "test_accuracy": float(result.history[-1]["val_accuracy"])},
