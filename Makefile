@@ -4,6 +4,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 TORCH_PIN := torch==2.13.0
+# OpenMP threads sleep between parallel regions instead of spinning (see src/archlab/__init__.py).
+export OMP_WAIT_POLICY ?= PASSIVE
 
 .PHONY: atlas test bench venv venv-test clean
 
