@@ -12,11 +12,10 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import archlab  # noqa: E402  (before torch: it sets OpenMP's wait policy, see archlab/__init__.py)
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest
 import torch
-
-import archlab  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
