@@ -10,8 +10,20 @@ from archlab.lab import Scale, all_claims
 from archlab.lab.runner import run_claim
 
 
+# Claims measured as not holding at seed 0, each with what was measured; strict, so a fix shows as a pass to record.
+NOT_HOLDING = {
+    "ssm.selective-copying": "with the step_generator data streams (issue 10) Mamba stays on its plateau at seed 0: "
+    "gap 0.037 (rule >= 0.35); it held by 0.478 with the old draws and failed at seed 2 then (issue 20)",
+}
+
+
+def _marked(claim):
+    reason = NOT_HOLDING.get(claim.id)
+    return pytest.param(claim, marks=pytest.mark.xfail(reason=reason, strict=True) if reason else ())
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("claim", all_claims(), ids=lambda c: c.id)
+@pytest.mark.parametrize("claim", [_marked(c) for c in all_claims()], ids=lambda c: c.id)
 def test_claim_holds_at_quick_scale(claim, tmp_path):
     result = run_claim(claim, scale=Scale.QUICK, seed=0, out=tmp_path)
     assert result.error is None, result.traceback
