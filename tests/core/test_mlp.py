@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from archlab.core.mlp import MLP, SwiGLU, activation_fn
+from archlab.core.mlp import MLP, SwiGLU, activation_fn, hidden_layers
 
 
 def randn(*shape, seed=0):
@@ -67,3 +67,14 @@ def test_dropout_only_in_training():
 def test_bad_activation():
     with pytest.raises(ValueError, match="activation='tanh' is not one of gelu, gelu_tanh, relu, silu"):
         MLP(d_model=4, d_hidden=8, activation="tanh")
+
+
+def test_hidden_layers_widths_activation_and_wrap():
+    wrap = torch.nn.utils.parametrizations.weight_norm
+    layers, width = hidden_layers(5, 7, 2, act=lambda: torch.nn.LeakyReLU(0.2), wrap=wrap)
+    assert width == 7
+    assert [isinstance(m, torch.nn.Linear) for m in layers] == [True, False, True, False]
+    assert all(isinstance(m, torch.nn.LeakyReLU) for m in layers[1::2])
+    assert [(m.in_features, m.out_features) for m in layers[::2]] == [(5, 7), (7, 7)]
+    assert all(hasattr(m, "parametrizations") for m in layers[::2])
+    assert hidden_layers(5, 7, 0) == ([], 5)

@@ -32,6 +32,20 @@ def activation_fn(name: str) -> Callable[[torch.Tensor], torch.Tensor]:
         raise ValueError(f"activation={name!r} is not one of {', '.join(_ACTIVATIONS)}") from None
 
 
+def hidden_layers(in_dim: int, hidden_dim: int, n_layers: int,
+                  act: Callable[[], nn.Module] = nn.ReLU,
+                  wrap: Callable[[nn.Module], nn.Module] = lambda layer: layer) -> tuple[list[nn.Module], int]:
+    """The hidden part of a plain MLP, ``[wrap(Linear), act()] x n_layers``, and the width it ends at
+    (``hidden_dim``, or ``in_dim`` when ``n_layers`` is 0); ``wrap`` may reparameterise each Linear (spectral
+    norm)."""
+    layers: list[nn.Module] = []
+    width = in_dim
+    for _ in range(n_layers):
+        layers += [wrap(nn.Linear(width, hidden_dim)), act()]
+        width = hidden_dim
+    return layers, width
+
+
 class MLP(nn.Module):
     """``fc2(dropout(act(fc1(x))))``: (..., D) -> (..., D)."""
 

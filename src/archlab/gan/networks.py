@@ -20,6 +20,7 @@ from typing import Literal
 
 from torch import Tensor, nn
 
+from archlab.core.mlp import hidden_layers
 from archlab.gan.spectral_norm import spectral_norm
 
 Output = Literal["none", "sigmoid"]
@@ -48,11 +49,7 @@ class MLPGenerator(nn.Module):
                  output: Output = "none") -> None:
         super().__init__()
         self.data_shape = tuple(data_shape)
-        layers: list[nn.Module] = []
-        width = latent_dim
-        for _ in range(n_layers):
-            layers += [nn.Linear(width, hidden_dim), nn.ReLU()]
-            width = hidden_dim
+        layers, width = hidden_layers(latent_dim, hidden_dim, n_layers)
         self.net = nn.Sequential(*layers, nn.Linear(width, math.prod(data_shape)), _output_layer(output))
 
     def forward(self, z: Tensor) -> Tensor:
@@ -66,11 +63,8 @@ class MLPDiscriminator(nn.Module):
                  norm: Norm = "none") -> None:
         super().__init__()
         self.pack = pack
-        layers: list[nn.Module] = []
-        width = pack * math.prod(data_shape)
-        for _ in range(n_layers):
-            layers += [_normed(nn.Linear(width, hidden_dim), norm), nn.LeakyReLU(0.2)]
-            width = hidden_dim
+        layers, width = hidden_layers(pack * math.prod(data_shape), hidden_dim, n_layers,
+                                      act=lambda: nn.LeakyReLU(0.2), wrap=lambda layer: _normed(layer, norm))
         self.net = nn.Sequential(*layers, _normed(nn.Linear(width, 1), norm))
 
     def forward(self, x: Tensor) -> Tensor:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
 import torch
@@ -25,7 +24,7 @@ from archlab.errors import UserError
 from archlab.gan.losses import GAN_LOSSES
 from archlab.gan.model import GAN, GANConfig
 from archlab.gan.task import GANTask
-from archlab.lab.figures import samples_figure
+from archlab.train.sample_grid import add_grid_sample_arguments, write_sample_grid
 from archlab.train.config import OptimConfig, RunConfig, TrainConfig
 
 DATASETS = ("digits", "ring8")
@@ -101,22 +100,12 @@ class GANRecipe:
         return dataclasses.replace(config, model=model, optim=optim)
 
     def add_sample_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--n", type=int, default=64, metavar="N", help="samples to draw (default: 64)")
-        parser.add_argument("--out", default="gan-samples.png", metavar="PATH",
-                            help="the PNG to write (default: gan-samples.png)")
+        add_grid_sample_arguments(parser, default_out="gan-samples.png")
 
     def sample(self, model: torch.nn.Module, args: argparse.Namespace) -> str:
         """Draw ``--n`` samples G(z), seeded by ``--seed``; write them as a PNG; return its path."""
-        if not isinstance(model, GAN):
-            raise UserError(f"{args.ckpt} holds a {type(model).__name__}, not a GAN")
-        if args.n < 1:
-            raise UserError(f"--n {args.n} must be >= 1")
-        model.eval()
-        samples = model.sample(args.n, torch.Generator().manual_seed(args.seed))
-        fig = samples_figure(samples, title=f"GAN samples ({model.config.architecture}, {model.config.loss})")
-        path = Path(args.out)
-        fig.savefig(path, dpi=100)
-        return str(path)
+        return write_sample_grid(model, args, expected=GAN, what="a GAN",
+                                 title=lambda m: f"GAN samples ({m.config.architecture}, {m.config.loss})")
 
 
 # The family's training targets (``archlab.train.recipe``): {target: {arch: recipe}}.

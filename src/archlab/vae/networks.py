@@ -13,17 +13,15 @@ import math
 
 from torch import Tensor, nn
 
+from archlab.core.mlp import hidden_layers
+
 
 class MLPEncoder(nn.Module):
     """x (B, *data_shape) -> flatten -> [Linear, ReLU] x n_layers -> Linear -> (mean, logvar), each (B, Z)."""
 
     def __init__(self, *, data_shape: tuple[int, ...], latent_dim: int, hidden_dim: int, n_layers: int = 2) -> None:
         super().__init__()
-        layers: list[nn.Module] = []
-        width = math.prod(data_shape)
-        for _ in range(n_layers):
-            layers += [nn.Linear(width, hidden_dim), nn.ReLU()]
-            width = hidden_dim
+        layers, width = hidden_layers(math.prod(data_shape), hidden_dim, n_layers)
         self.body = nn.Sequential(*layers)
         self.head = nn.Linear(width, 2 * latent_dim)
 
@@ -38,11 +36,7 @@ class MLPDecoder(nn.Module):
     def __init__(self, *, data_shape: tuple[int, ...], latent_dim: int, hidden_dim: int, n_layers: int = 2) -> None:
         super().__init__()
         self.data_shape = tuple(data_shape)
-        layers: list[nn.Module] = []
-        width = latent_dim
-        for _ in range(n_layers):
-            layers += [nn.Linear(width, hidden_dim), nn.ReLU()]
-            width = hidden_dim
+        layers, width = hidden_layers(latent_dim, hidden_dim, n_layers)
         self.body = nn.Sequential(*layers)
         self.head = nn.Linear(width, math.prod(data_shape))
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
 import torch
@@ -21,7 +20,7 @@ from archlab.data.images import digits_dataset
 from archlab.data.streams import step_generator
 from archlab.data.toy2d import ring_of_gaussians
 from archlab.errors import UserError
-from archlab.lab.figures import samples_figure
+from archlab.train.sample_grid import add_grid_sample_arguments, write_sample_grid
 from archlab.train.config import OptimConfig, RunConfig, TrainConfig
 from archlab.vae.model import VAE, VAEConfig
 from archlab.vae.task import VAETask
@@ -92,22 +91,12 @@ class VAERecipe:
         return dataclasses.replace(config, model=model, data=GenerativeDataConfig(args.data))
 
     def add_sample_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--n", type=int, default=64, metavar="N", help="samples to draw (default: 64)")
-        parser.add_argument("--out", default="vae-samples.png", metavar="PATH",
-                            help="the PNG to write (default: vae-samples.png)")
+        add_grid_sample_arguments(parser, default_out="vae-samples.png")
 
     def sample(self, model: torch.nn.Module, args: argparse.Namespace) -> str:
         """Draw ``--n`` samples E[x|z], z ~ N(0, I), seeded by ``--seed``; write them as a PNG; return its path."""
-        if not isinstance(model, VAE):
-            raise UserError(f"{args.ckpt} holds a {type(model).__name__}, not a VAE")
-        if args.n < 1:
-            raise UserError(f"--n {args.n} must be >= 1")
-        model.eval()
-        samples = model.sample(args.n, torch.Generator().manual_seed(args.seed))
-        fig = samples_figure(samples, title=f"VAE samples ({model.config.architecture})")
-        path = Path(args.out)
-        fig.savefig(path, dpi=100)
-        return str(path)
+        return write_sample_grid(model, args, expected=VAE, what="a VAE",
+                                 title=lambda m: f"VAE samples ({m.config.architecture})")
 
 
 # The family's training targets (``archlab.train.recipe``): {target: {arch: recipe}}.

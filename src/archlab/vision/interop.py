@@ -109,6 +109,28 @@ def _square(value: Any, name: str) -> int:
     return int(a)
 
 
+def _cnn_converters(cls: type[nn.Module], config_from: Callable[[Any, int], Any], keys: Rules,
+                    prefix: str) -> tuple[Callable[[nn.Module], nn.Module], Callable[[nn.Module], Backbone]]:
+    """The two converters of a CNN: ``*ForImageClassification`` -> ``cls`` (forward: the logits), and the base
+    ``*Model`` -> ``Backbone(cls)`` (forward: the last stage's map). The classifier's backbone weights carry
+    ``prefix``."""
+
+    def for_image_classification(reference: nn.Module) -> nn.Module:
+        model = cls(config_from(reference.config, reference.config.num_labels))
+        _load(model, rename_state(reference.state_dict(), keys, prefix=prefix), reference)
+        return model
+
+    def base_model(reference: nn.Module) -> Backbone:
+        model = cls(config_from(reference.config, 0))
+        _load(model, rename_state(reference.state_dict(), keys), reference)
+        return Backbone(model).train(reference.training)
+
+    name = cls.__name__
+    for_image_classification.__doc__ = f"transformers' image classifier -> ``{name}`` (forward: the logits)."
+    base_model.__doc__ = f"transformers' base model -> ``Backbone({name})`` (forward: the last stage's map)."
+    return for_image_classification, base_model
+
+
 # --- ViT -------------------------------------------------------------------------------------------------
 
 def vit_config_from(hf_config: Any, num_classes: int) -> ViTConfig:
@@ -165,18 +187,8 @@ def convnext_config_from(hf_config: Any, num_classes: int) -> ConvNeXtConfig:
                           drop_path=hf_config.drop_path_rate, norm_eps=1e-6, head_norm_eps=hf_config.layer_norm_eps)
 
 
-def convnext_for_image_classification(reference: nn.Module) -> ConvNeXt:
-    """``ConvNextForImageClassification`` -> ``ConvNeXt`` (forward: the logits)."""
-    model = ConvNeXt(convnext_config_from(reference.config, reference.config.num_labels))
-    _load(model, rename_state(reference.state_dict(), CONVNEXT_KEYS, prefix="convnext."), reference)
-    return model
-
-
-def convnext_model(reference: nn.Module) -> Backbone:
-    """``ConvNextModel`` -> ``Backbone(ConvNeXt)`` (forward: the last stage's map)."""
-    model = ConvNeXt(convnext_config_from(reference.config, 0))
-    _load(model, rename_state(reference.state_dict(), CONVNEXT_KEYS), reference)
-    return Backbone(model).train(reference.training)
+convnext_for_image_classification, convnext_model = _cnn_converters(ConvNeXt, convnext_config_from, CONVNEXT_KEYS,
+                                                                  "convnext.")
 
 
 # --- ResNet ----------------------------------------------------------------------------------------------
@@ -190,18 +202,7 @@ def resnet_config_from(hf_config: Any, num_classes: int) -> ResNetConfig:
                         first_stage_stride=2 if hf_config.downsample_in_first_stage else 1)
 
 
-def resnet_for_image_classification(reference: nn.Module) -> ResNet:
-    """``ResNetForImageClassification`` -> ``ResNet`` (forward: the logits)."""
-    model = ResNet(resnet_config_from(reference.config, reference.config.num_labels))
-    _load(model, rename_state(reference.state_dict(), RESNET_KEYS, prefix="resnet."), reference)
-    return model
-
-
-def resnet_model(reference: nn.Module) -> Backbone:
-    """``ResNetModel`` -> ``Backbone(ResNet)`` (forward: the last stage's map)."""
-    model = ResNet(resnet_config_from(reference.config, 0))
-    _load(model, rename_state(reference.state_dict(), RESNET_KEYS), reference)
-    return Backbone(model).train(reference.training)
+resnet_for_image_classification, resnet_model = _cnn_converters(ResNet, resnet_config_from, RESNET_KEYS, "resnet.")
 
 
 TRANSFORMERS: dict[str, Callable[[Any], nn.Module]] = {
