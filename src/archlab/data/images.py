@@ -60,7 +60,7 @@ def digits_dataset(*, test_fraction: float = 0.2, seed: int = 0) -> ImageDataset
     images = torch.from_numpy(digits.images).float().unsqueeze(1) / DIGITS_MAX_PIXEL  # (N, 8, 8) -> (N, 1, 8, 8)
     labels = torch.from_numpy(digits.target).long()  # (N,)
     num_classes = int(labels.max()) + 1
-    test_index = _stratified_test_index(labels, num_classes, test_fraction, seed)
+    test_index = stratified_test_index(labels, num_classes, test_fraction, seed)
     is_test = torch.zeros(labels.numel(), dtype=torch.bool)
     is_test[test_index] = True
     return ImageDataset(
@@ -72,7 +72,7 @@ def digits_dataset(*, test_fraction: float = 0.2, seed: int = 0) -> ImageDataset
     )
 
 
-def _stratified_test_index(labels: Tensor, num_classes: int, test_fraction: float, seed: int) -> Tensor:
+def stratified_test_index(labels: Tensor, num_classes: int, test_fraction: float, seed: int) -> Tensor:
     """Indices of the test images: from each class, the first ``round(fraction * size)`` of a seeded permutation."""
     generator = torch.Generator().manual_seed(seed)
     chosen = []

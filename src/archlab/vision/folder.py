@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from archlab.data.images import ImageDataset, _stratified_test_index
+from archlab.data.images import ImageDataset, stratified_test_index
 from archlab.errors import UserError
 
 logger = logging.getLogger(__name__)
@@ -92,7 +92,7 @@ def split_folder(folder: ImageFolder, *, test_fraction: float = 0.2, seed: int =
         raise ValueError(f"test_fraction={test_fraction} must lie in (0, 1)")
     num_classes = len(folder.classes)
     is_test = torch.zeros(folder.labels.numel(), dtype=torch.bool)
-    is_test[_stratified_test_index(folder.labels, num_classes, test_fraction, seed)] = True
+    is_test[stratified_test_index(folder.labels, num_classes, test_fraction, seed)] = True
     return ImageDataset(train_images=folder.images[~is_test], train_labels=folder.labels[~is_test],
                         test_images=folder.images[is_test], test_labels=folder.labels[is_test],
                         num_classes=num_classes)
