@@ -71,6 +71,61 @@ def test_user_errors_are_one_line_and_exit_2(demo_registry, capsys, tmp_path, ar
     assert list(tmp_path.iterdir()) == []
 
 
+def test_run_at_several_seeds_prints_each_seed_and_the_verdict_over_them(demo_registry, capsys, tmp_path):
+    assert main(["run", "demo.noise-mean", "--seeds", "0,1,2", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "(quick scale, seeds 0, 1, 2)" in out
+    assert "seed 0" in out and "seed 1" in out and "seed 2" in out
+    assert "verdict: holds; rule held at 3 / 3 seeds (needs 3)" in out
+    record = json.loads((tmp_path / "demo.noise-mean.json").read_text())
+    assert record["seeds"] == [0, 1, 2] and [run["seed"] for run in record["runs"]] == [0, 1, 2]
+    for seed in (0, 1, 2):
+        assert f"{tmp_path}/demo.noise-mean.seed{seed}.png" in out.replace("\n", "")  # rich wraps long lines
+        assert (tmp_path / f"demo.noise-mean.seed{seed}.png").is_file()
+    assert main(["run", "demo.raises", "--seeds", "3,4", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "verdict: error; rule held at 0 / 2 seeds (needs 2)" in out
+    assert "seed 3: RuntimeError: boom; seed 4: RuntimeError: boom" in out
+
+
+def test_run_with_one_seed_is_as_before(demo_registry, capsys, tmp_path):
+    assert main(["run", "demo.noise-mean", "--seeds", "5", "--out", str(tmp_path)]) == 0
+    assert "verdict: holds; rule held at 1 / 1 seed (needs 1)" in capsys.readouterr().out
+    assert json.loads((tmp_path / "demo.noise-mean.json").read_text())["seed"] == 5
+    assert main(["run", "demo.noise-mean", "--out", str(tmp_path)]) == 0  # neither option: seed 0
+    assert json.loads((tmp_path / "demo.noise-mean.json").read_text())["seed"] == 0
+
+
+def test_atlas_at_several_seeds(demo_registry, capsys, tmp_path):
+    assert main(["atlas", "--seeds", "0,1", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "[2/4] demo.noise-mean" in out and "rule held at 2 / 2 seeds (needs 2)" in out
+    assert "2 / 4 claims hold" in out
+    data = json.loads((tmp_path / "results.json").read_text())
+    assert data["seeds"] == [0, 1]
+    assert all([run["seed"] for run in entry["runs"]] == [0, 1] for entry in data["claims"])
+    assert "2 seeds (0, 1)" in (tmp_path / "index.html").read_text()
+
+
+@pytest.mark.parametrize("command", ["run demo.fails", "atlas"])
+@pytest.mark.parametrize(
+    "options, fragment",
+    [
+        (["--seeds", "0,x"], "argument --seeds: '0,x' must be comma-separated ints, e.g. 0,1,2"),
+        (["--seeds", ""], "argument --seeds: '' must be comma-separated ints"),
+        (["--seeds", "1,2,1"], "argument --seeds: seeds=[1, 2, 1] must not repeat a seed"),
+        (["--seed", "0", "--seeds", "0,1"], "argument --seeds: not allowed with argument --seed"),
+        (["--seeds", "0,1", "--seed", "3"], "argument --seed: not allowed with argument --seeds"),
+    ],
+)
+def test_bad_seed_options_exit_2_with_one_line(demo_registry, capsys, tmp_path, command, options, fragment):
+    with pytest.raises(SystemExit) as exit_info:
+        main(command.split() + options + ["--out", str(tmp_path)])
+    assert exit_info.value.code == 2
+    assert_one_line_error(capsys.readouterr().err, fragment)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_unavailable_cuda_is_a_user_error(capsys, monkeypatch, tmp_path):
     import torch
 

@@ -2,7 +2,9 @@
 
 Mistakes a user can make (an unknown claim, family or benchmark, a bad option value, a missing GPU) print
 one line, ``archlab: error: ...``, and exit with code 2; set ``ARCHLAB_DEBUG=1`` to see the traceback
-instead. A claim's verdict is a result, not an error: ``run`` and ``atlas`` exit 0 whether claims hold
+instead. A command that writes checks its ``--out`` folder before any work (``archlab.outputs``), and an
+``OSError`` that still escapes (a full disk) is one line with exit code 2 too. A claim's verdict is a result,
+not an error: ``run`` and ``atlas`` exit 0 whether claims hold
 or not. torch, matplotlib and rich are imported inside the commands that need them, so that
 ``archlab --help`` starts at once; the ``train`` and ``sample`` targets, which import every family's
 ``recipes.py`` and torch with them, are discovered only when the command line names ``train`` or ``sample``.
@@ -17,6 +19,7 @@ from typing import Sequence
 
 from archlab import __version__
 from archlab.errors import UserError
+from archlab.outputs import check_output_dir
 from archlab.train.command import add_sample_parser, add_train_parser
 
 SCALES = ("quick", "full")
@@ -55,11 +58,43 @@ def _verdict_markup(result) -> str:
 
 
 def _key_metric_text(result) -> str:
+    """The key metric at each seed of a ``ClaimVerdict``: ``abs_mean = 0.01, 0.03`` (``-`` where a seed has none)."""
     from archlab.atlas.html import format_value
 
     if result.key_metric is None:
         return "-"
-    return _plain(f"{result.key_metric} = {format_value(result.key_value)}")
+    values = ", ".join(format_value(run.metrics[result.key_metric]) if result.key_metric in run.metrics else "-"
+                       for run in result.runs)
+    return _plain(f"{result.key_metric} = {values}")
+
+
+def _seed_list(text: str) -> list[int]:
+    """The value of ``--seeds``: comma-separated ints (``0,1,2``), at least one, none repeated."""
+    from archlab.lab.seeds import validate_seeds
+
+    try:
+        seeds = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} must be comma-separated ints, e.g. 0,1,2") from None
+    try:
+        return validate_seeds(seeds)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _seeds(args: argparse.Namespace) -> list[int]:
+    """The seeds a command line asks for: ``--seeds``, else ``--seed``, else seed 0."""
+    if args.seeds is not None:
+        return args.seeds
+    return [0 if args.seed is None else args.seed]
+
+
+def _add_seed_options(p: argparse.ArgumentParser) -> None:
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--seed", type=int, metavar="N", help="run at this one seed (default: 0)")
+    group.add_argument("--seeds", type=_seed_list, metavar="N,N,...",
+                       help="run at each of these seeds; a claim holds when its rule holds at every seed "
+                            "(or at the share of seeds the claim itself states)")
 
 
 # -- list ---------------------------------------------------------------------------------------------
@@ -87,35 +122,44 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from rich.table import Table
 
-    from archlab.atlas.html import format_value
+    from archlab.atlas.html import format_value, seeds_text, verdict
     from archlab.lab.registry import get_claim
-    from archlab.lab.runner import run_claim
+    from archlab.lab.seeds import run_claim_seeds, seed_stem
 
     try:
         claim = get_claim(args.claim_id)
     except KeyError as exc:
         raise UserError(_one_line(exc)) from None
+    seeds = _seeds(args)
     console = _console()
-    console.print(f"[bold]{claim.id}[/] ({args.scale} scale, seed {args.seed})")
+    seeds_label = f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {', '.join(map(str, seeds))}"
+    console.print(f"[bold]{claim.id}[/] ({args.scale} scale, {seeds_label})")
     console.print(_plain(claim.statement))
     console.print(f"[italic]{_plain(claim.source)}[/]")
     with console.status(f"running {claim.id} ..."):
-        result = run_claim(claim, scale=args.scale, seed=args.seed, out=args.out)
+        result = run_claim_seeds(claim, scale=args.scale, seeds=seeds, out=args.out)
 
     table = Table(show_header=True)
     table.add_column("metric")
-    table.add_column("value", justify="right")
-    for name, value in result.metrics.items():
+    for run in result.runs:
+        table.add_column("value" if len(seeds) == 1 else f"seed {run.seed}", justify="right")
+    names = list(dict.fromkeys(name for run in result.runs for name in run.metrics))
+    for name in names:
         name_text = f"[bold]{_plain(name)}[/]" if name == result.key_metric else _plain(name)
-        table.add_row(name_text, _plain(format_value(value)))
-    if result.metrics:
+        table.add_row(name_text, *(_plain(format_value(run.metrics[name])) if name in run.metrics else "-"
+                                   for run in result.runs))
+    if len(seeds) > 1:
+        table.add_row("verdict", *(verdict(run) for run in result.runs))
+    if names:
         console.print(table)
     console.print(f"rule: {_plain(result.rule)}")
     if result.error is not None:
         console.print(f"[red]error: {_plain(result.error)}[/]")
-    console.print(f"verdict: {_verdict_markup(result)} ({result.seconds:.1f} s)")
-    saved = [f"{args.out}/{result.id}.json"] + ([f"{args.out}/{result.figure}"] if result.figure else [])
-    console.print(f"saved {', '.join(saved)}")
+    console.print(f"verdict: {_verdict_markup(result)}; {seeds_text(result)}; {result.seconds:.1f} s")
+    per_seed = [seed_stem(result.id, seed) for seed in seeds] if len(seeds) > 1 else []
+    records = [f"{args.out}/{stem}.json" for stem in [result.id, *per_seed]]
+    figures = [f"{args.out}/{run.figure}" for run in result.runs if run.figure]
+    console.print(f"saved {', '.join(records + figures)}")
     return 0
 
 
@@ -126,6 +170,7 @@ def cmd_atlas(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from archlab.atlas.build import run_atlas
+    from archlab.atlas.html import seeds_text
 
     console = _console()
     status = console.status("")
@@ -134,25 +179,29 @@ def cmd_atlas(args: argparse.Namespace) -> int:
         status.update(f"[{i}/{n}] running {claim.id} ...")
 
     def on_result(i: int, n: int, result) -> None:
-        slow = " [yellow](over 60 s)[/]" if result.scale == "quick" and result.seconds > 60 else ""
+        slow = " [yellow](a seed over 60 s)[/]" if result.scale == "quick" and any(
+            run.seconds > 60 for run in result.runs) else ""
         detail = _plain(result.error) if result.error is not None else _key_metric_text(result)
         console.print(
-            f"[{i}/{n}] {result.id}  {_verdict_markup(result)}  {detail}  {result.seconds:.1f} s{slow}"
+            f"[{i}/{n}] {result.id}  {_verdict_markup(result)}  {seeds_text(result)}  {detail}  "
+            f"{result.seconds:.1f} s{slow}"
         )
 
     with status:
-        results = run_atlas(args.scale, family=args.only, seed=args.seed, out=args.out,
+        results = run_atlas(args.scale, family=args.only, seeds=_seeds(args), out=args.out,
                             on_start=on_start, on_result=on_result)
 
     table = Table(title=f"{sum(r.holds for r in results)} / {len(results)} claims hold", title_justify="left")
     table.add_column("claim", no_wrap=True)
     table.add_column("verdict")
+    table.add_column("seeds")
     table.add_column("key metric")
     table.add_column("seconds", justify="right")
     for r in results:
-        table.add_row(r.id, _verdict_markup(r), _key_metric_text(r), f"{r.seconds:.1f}")
+        table.add_row(r.id, _verdict_markup(r), f"{r.seeds_holding} / {len(r.runs)} (needs {r.seeds_required})",
+                      _key_metric_text(r), f"{r.seconds:.1f}")
     console.print(table)
-    console.print(f"wrote {args.out}/index.html, {args.out}/results.json and one PNG per claim")
+    console.print(f"wrote {args.out}/index.html, {args.out}/results.json and one PNG per claim and seed")
     return 0
 
 
@@ -212,15 +261,16 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("claim_id", metavar="CLAIM_ID", help="e.g. transformer.induction-heads (see `archlab list`)")
     p.add_argument("--scale", choices=SCALES, default="quick",
                    help="quick: CPU, under a minute; full: closer to the paper")
-    p.add_argument("--seed", type=int, default=0)
+    _add_seed_options(p)
     p.add_argument("--out", default="runs/claims",
-                   help="folder for <claim>.png and <claim>.json (default: runs/claims)")
+                   help="folder for <claim>.png and <claim>.json, <claim>.seed<N>.* per seed with --seeds "
+                        "(default: runs/claims)")
     p.set_defaults(func=cmd_run)
 
     p = subparsers.add_parser("atlas", help="run every claim and write the atlas (index.html, results.json, PNGs)")
     p.add_argument("--scale", choices=SCALES, default="quick")
     p.add_argument("--only", metavar="FAMILY", help="only the claims of this family")
-    p.add_argument("--seed", type=int, default=0)
+    _add_seed_options(p)
     p.add_argument("--out", default="atlas", help="output folder (default: atlas)")
     p.set_defaults(func=cmd_atlas)
 
@@ -251,8 +301,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     try:
+        if getattr(args, "out", None) is not None:
+            check_output_dir(args.out)  # every command that writes: before any work
         return int(args.func(args) or 0)
-    except (UserError, ValueError) as exc:
+    except (UserError, ValueError, OSError) as exc:
         if os.environ.get("ARCHLAB_DEBUG"):
             raise
         print(f"archlab: error: {_one_line(exc)}", file=sys.stderr)

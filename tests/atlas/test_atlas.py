@@ -5,7 +5,7 @@ import re
 import pytest
 
 from archlab.atlas import RESULT_KEYS, build_atlas, run_atlas
-from archlab.lab.runner import run_claim
+from archlab.lab.seeds import run_claim_seeds
 from archlab.lab.testing import DEMO_FAMILIES, isolated_registry, register_demo_claims
 
 DEMO_IDS = ["demo.fails", "demo.noise-mean", "demo.raises", "extra.constant"]
@@ -20,7 +20,7 @@ def demo_registry():
 
 def test_run_atlas_writes_page_results_and_one_png_per_figure(demo_registry, tmp_path):
     seen = []
-    results = run_atlas("quick", out=tmp_path, seed=1,
+    results = run_atlas("quick", out=tmp_path, seeds=[1],
                         on_start=lambda i, n, c: seen.append(("start", i, n, c.id)),
                         on_result=lambda i, n, r: seen.append(("done", i, n, r.id)))
 
@@ -30,21 +30,25 @@ def test_run_atlas_writes_page_results_and_one_png_per_figure(demo_registry, tmp
     assert sorted(p.name for p in tmp_path.glob("*.png")) == ["demo.noise-mean.png", "extra.constant.png"]
 
     data = json.loads((tmp_path / "results.json").read_text())
-    assert {"claims", "scale", "generated", "versions"} <= set(data)
-    assert data["scale"] == "quick" and data["summary"] == {"holds": 2, "total": 4}
+    assert {"claims", "scale", "seeds", "generated", "versions"} <= set(data)
+    assert data["scale"] == "quick" and data["seeds"] == [1] and data["summary"] == {"holds": 2, "total": 4}
     for entry in data["claims"]:
         assert set(RESULT_KEYS) <= set(entry)
-        assert entry["scale"] == "quick" and entry["seed"] == 1
+        assert entry["scale"] == "quick" and entry["seeds"] == [1] and entry["seeds_required"] == 1
+        [run] = entry["runs"]  # one seed: its record as ``archlab run ID --seed 1`` writes it
+        assert run == json.loads((tmp_path / f"{entry['id']}.json").read_text())
+        assert run["seed"] == 1 and run["holds"] == entry["holds"]
     by_id = {e["id"]: e for e in data["claims"]}
     assert by_id["demo.noise-mean"]["holds"] is True and by_id["demo.fails"]["holds"] is False
-    assert by_id["demo.raises"]["error"] == "RuntimeError: boom"
+    assert by_id["demo.raises"]["error"] == "seed 1: RuntimeError: boom"
+    assert by_id["demo.raises"]["runs"][0]["error"] == "RuntimeError: boom"
 
 
 def test_index_html_shows_every_claim_and_needs_nothing_online(demo_registry, tmp_path):
     results = run_atlas(out=tmp_path)
     page = (tmp_path / "index.html").read_text()
 
-    assert "<strong>2 / 4</strong> claims hold" in page
+    assert "<strong>2 / 4</strong> claims hold at quick scale,\nseed 0." in page
     for r in results:
         assert html.escape(r.rule) in page
         assert r.command in page
@@ -52,7 +56,8 @@ def test_index_html_shows_every_claim_and_needs_nothing_online(demo_registry, tm
     # statements are escaped, not interpreted
     assert "within 0.2 of &lt;zero&gt; &amp; stays there." in page
     assert "<zero>" not in page
-    assert page.count("badge holds") == 2 and page.count(">does not hold<") == 1 and page.count(">error<") == 1
+    assert page.count("badge holds") == 2 and page.count("badge fails") == 2
+    assert page.count('badge fails">does not hold<') == 1 and page.count('badge fails">error<') == 1
     assert '<img src="demo.noise-mean.png"' in page and '<img src="extra.constant.png"' in page
     assert "RuntimeError: boom" in page
     assert '<section id="family-demo">' in page and '<section id="family-extra">' in page
@@ -76,10 +81,11 @@ def test_only_one_family_and_unknown_family(demo_registry, tmp_path):
 
 
 def test_build_atlas_copies_figures_run_elsewhere(demo_registry, tmp_path):
-    results = [run_claim("extra.constant", out=tmp_path / "runs")]
+    results = [run_claim_seeds("extra.constant", seeds=[0, 1], out=tmp_path / "runs")]
     page = build_atlas(results, tmp_path / "site", figures_dir=tmp_path / "runs")
     assert page == tmp_path / "site" / "index.html"
-    assert (tmp_path / "site" / "extra.constant.png").is_file()
+    assert (tmp_path / "site" / "extra.constant.seed0.png").is_file()
+    assert (tmp_path / "site" / "extra.constant.seed1.png").is_file()
     assert json.loads((tmp_path / "site" / "results.json").read_text())["claims"][0]["id"] == "extra.constant"
 
 
@@ -88,3 +94,71 @@ def test_format_value():
 
     assert format_value(True) == "yes" and format_value(0.123456) == "0.1235" and format_value(4) == "4"
     assert format_value("NaN") == "NaN"
+
+
+def _index_rows(page: str) -> dict[str, tuple[str, str]]:
+    """The index table: claim id -> (verdict, seeds text)."""
+    rows = re.findall(r'<tr><td><a href="#[^"]+">([^<]+)</a></td><td>([^<]+)</td><td>([^<]+)</td></tr>', page)
+    return {claim_id: (verdict, seeds) for claim_id, verdict, seeds in rows}
+
+
+def test_several_seeds_card_shows_each_seed_and_index_the_seed_count(demo_registry, tmp_path):
+    results = run_atlas(out=tmp_path, seeds=[0, 1, 2])
+    page = (tmp_path / "index.html").read_text()
+
+    assert "claims hold at quick scale,\n3 seeds (0, 1, 2)." in page
+    assert _index_rows(page) == {
+        "demo.fails": ("does not hold", "rule held at 0 / 3 seeds (needs 3)"),
+        "demo.noise-mean": ("holds", "rule held at 3 / 3 seeds (needs 3)"),
+        "demo.raises": ("error", "rule held at 0 / 3 seeds (needs 3)"),
+        "extra.constant": ("holds", "rule held at 3 / 3 seeds (needs 3)"),
+    }
+    card = page[page.index('<article class="claim" id="demo-noise-mean">'):]
+    card = card[:card.index("</article>")]
+    assert '<th class="seed">seed 0</th><th class="seed">seed 1</th><th class="seed">seed 2</th>' in card
+    by_id = {r.id: r for r in results}
+    for run in by_id["demo.noise-mean"].runs:  # each seed's own key metric is on its card
+        assert f'<td class="value">{run.metrics["abs_mean"]:.4g}</td>' in card
+        assert f'<img src="demo.noise-mean.seed{run.seed}.png"' in card
+    assert '<tr class="verdicts"><td>verdict</td>' + '<td class="value">holds</td>' * 3 in card
+    assert "Reproduce: <code>archlab run demo.noise-mean --scale quick --seeds 0,1,2</code>" in card
+    assert "seed 0: RuntimeError: boom; seed 1: RuntimeError: boom; seed 2: RuntimeError: boom" in page
+
+    data = json.loads((tmp_path / "results.json").read_text())
+    assert data["seeds"] == [0, 1, 2] and data["summary"] == {"holds": 2, "total": 4}
+    entry = next(e for e in data["claims"] if e["id"] == "demo.noise-mean")
+    assert [run["seed"] for run in entry["runs"]] == [0, 1, 2]
+    assert [run["metrics"]["abs_mean"] for run in entry["runs"]] == [
+        run.metrics["abs_mean"] for run in by_id["demo.noise-mean"].runs]
+    assert len({run["metrics"]["abs_mean"] for run in entry["runs"]}) == 3  # three draws, not one thrice
+    assert entry == json.loads((tmp_path / "demo.noise-mean.json").read_text())
+    for seed in (0, 1, 2):  # each seed's record and figure beside the verdict, under its own name
+        record = json.loads((tmp_path / f"demo.noise-mean.seed{seed}.json").read_text())
+        assert record == entry["runs"][seed] and record["figure"] == f"demo.noise-mean.seed{seed}.png"
+    # every image the page references exists beside it
+    for src in re.findall(r'<img src="([^"]+)"', page):
+        assert (tmp_path / src).is_file()
+
+
+def test_index_says_when_a_verdict_rests_on_a_quorum(tmp_path):
+    from archlab.lab.claim import Evidence
+    from archlab.lab.registry import claim
+
+    with isolated_registry(("demo",)):
+        @claim("demo.even-seeds", statement="s", source="x", rule="seed is even, at >= 2 of 3 seeds",
+               seed_quorum=(2, 3))
+        def even(scale, seed):
+            return Evidence(metrics={"seed_is_even": seed % 2 == 0}, holds=seed % 2 == 0)
+
+        run_atlas(out=tmp_path, seeds=[0, 1, 2])
+    page = (tmp_path / "index.html").read_text()
+    assert _index_rows(page) == {"demo.even-seeds": ("holds", "rule held at 2 / 3 seeds (needs 2)")}
+    assert "Across seeds: holds when the rule holds at &gt;= 2 of every 3 seeds, as the claim states." in page
+    assert json.loads((tmp_path / "results.json").read_text())["claims"][0]["seed_quorum"] == [2, 3]
+
+
+def test_run_atlas_rejects_a_bad_seed_list_before_running(demo_registry, tmp_path):
+    for seeds, fragment in (([], "seeds=[]"), ([0, 0], "repeat"), (["1"], "must be ints")):
+        with pytest.raises(ValueError, match=re.escape(fragment)):
+            run_atlas(out=tmp_path / "never", seeds=seeds)
+    assert not (tmp_path / "never").exists()

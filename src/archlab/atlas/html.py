@@ -1,7 +1,9 @@
 """The atlas page: one static, self-contained HTML file (inline CSS, no script, no remote resource).
 
 Figures are referenced by their relative PNG path, so the folder works offline in a plain browser and can
-be copied anywhere whole. Every piece of text from a claim goes through ``html.escape``.
+be copied anywhere whole. Every piece of text from a claim goes through ``html.escape``. The page opens with an
+index (each claim's verdict and the number of seeds it rests on); each claim's card shows every seed's metrics
+and verdict side by side, then the verdict over the seeds.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from html import escape
 from typing import Any, Iterable
 
 from archlab.lab.runner import ClaimResult
+from archlab.lab.seeds import ClaimVerdict
 
 _CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0; color: #1d232a; background: #f6f7f9; }
@@ -27,8 +30,11 @@ nav a { margin-right: 1rem; }
 .evidence { display: grid; grid-template-columns: 1fr 1fr; gap: 1rem; align-items: start; }
 .rule { background: #f1f3f6; border-radius: 6px; padding: 0.5rem 0.7rem; }
 table.metrics { border-collapse: collapse; width: 100%; font-size: 0.9rem; }
-table.metrics td { border-bottom: 1px solid #e6e9ee; padding: 0.2rem 0.4rem; }
-table.metrics td.value { text-align: right; font-family: ui-monospace, monospace; }
+table.metrics td, table.metrics th { border-bottom: 1px solid #e6e9ee; padding: 0.2rem 0.4rem; }
+table.metrics td.value, table.metrics th.seed { text-align: right; font-family: ui-monospace, monospace; }
+table.metrics tr.verdicts td { font-weight: 600; }
+table.index { border-collapse: collapse; font-size: 0.9rem; margin: 0.8rem 0; }
+table.index td, table.index th { border-bottom: 1px solid #e6e9ee; padding: 0.2rem 0.6rem; text-align: left; }
 tr.key td { font-weight: 600; }
 .badge { display: inline-block; border-radius: 4px; padding: 0.1rem 0.5rem; font-weight: 600; color: #fff; }
 .holds { background: #1f7a3a; }
@@ -49,7 +55,8 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
-def verdict(result: ClaimResult) -> str:
+def verdict(result: "ClaimResult | ClaimVerdict") -> str:
+    """One seed's verdict, or a claim's over its seeds: "holds", "does not hold" or "error"."""
     if result.error is not None:
         return "error"
     return "holds" if result.holds else "does not hold"
@@ -59,53 +66,92 @@ def _anchor(text: str) -> str:
     return escape(text.replace(".", "-"), quote=True)
 
 
-def _metrics_table(result: ClaimResult) -> str:
-    rows = []
-    for name, value in result.metrics.items():
-        css = ' class="key"' if name == result.key_metric else ""
-        rows.append(
-            f'<tr{css}><td>{escape(name)}</td><td class="value">{escape(format_value(value))}</td></tr>'
-        )
-    if not rows:
+def seeds_text(result: ClaimVerdict) -> str:
+    """How many seeds the verdict rests on: "rule held at 2 / 3 seeds (needs 2)"."""
+    n = len(result.runs)
+    return f"rule held at {result.seeds_holding} / {n} {'seed' if n == 1 else 'seeds'} (needs {result.seeds_required})"
+
+
+def _quorum_text(result: ClaimVerdict) -> str:
+    if result.seed_quorum is None:
+        return "at every seed"
+    k, n = result.seed_quorum
+    return f"at &gt;= {k} of every {n} seeds, as the claim states"
+
+
+def _metrics_table(result: ClaimVerdict) -> str:
+    """Metrics down, seeds across; the last row is each seed's verdict."""
+    names = list(dict.fromkeys(name for run in result.runs for name in run.metrics))
+    if not names:
         return "<p>No metrics were measured.</p>"
+    head = "".join(f'<th class="seed">seed {run.seed}</th>' for run in result.runs)
+    rows = [f"<tr><th></th>{head}</tr>"]
+    for name in names:
+        css = ' class="key"' if name == result.key_metric else ""
+        cells = "".join(
+            f'<td class="value">{escape(format_value(run.metrics[name])) if name in run.metrics else "-"}</td>'
+            for run in result.runs
+        )
+        rows.append(f"<tr{css}><td>{escape(name)}</td>{cells}</tr>")
+    cells = "".join(f'<td class="value">{escape(verdict(run))}</td>' for run in result.runs)
+    rows.append(f'<tr class="verdicts"><td>verdict</td>{cells}</tr>')
     return '<table class="metrics">' + "".join(rows) + "</table>"
 
 
-def _claim_section(result: ClaimResult) -> str:
+def _claim_section(result: ClaimVerdict) -> str:
     badge_class = "holds" if result.holds else "fails"
     parts = [
         f'<article class="claim" id="{_anchor(result.id)}">',
-        f'<h3>{escape(result.id)} <span class="badge {badge_class}">{escape(verdict(result))}</span></h3>',
+        f'<h3>{escape(result.id)} <span class="badge {badge_class}">{escape(verdict(result))}</span> '
+        f'<span class="meta">{escape(seeds_text(result))}</span></h3>',
         f'<p class="statement">{escape(result.statement)}</p>',
         f'<p class="source">{escape(result.source)}</p>',
         '<div class="evidence">',
-        f'<div class="rule"><strong>Rule</strong><br>{escape(result.rule)}</div>',
+        f'<div class="rule"><strong>Rule</strong><br>{escape(result.rule)}<br>'
+        f"Across seeds: holds when the rule holds {_quorum_text(result)}.</div>",
         f"<div><strong>Measured</strong>{_metrics_table(result)}</div>",
         "</div>",
     ]
     if result.error is not None:
         parts.append(f'<p class="error">{escape(result.error)}</p>')
-    if result.figure is not None:
-        parts.append(f'<img src="{escape(result.figure, quote=True)}" alt="{escape(result.id, quote=True)}">')
+    for run in result.runs:
+        if run.figure is not None:
+            parts.append(f'<img src="{escape(run.figure, quote=True)}" '
+                         f'alt="{escape(f"{result.id}, seed {run.seed}", quote=True)}">')
+    seeds = ", ".join(str(seed) for seed in result.seeds)
     parts.append(
-        f'<p class="footer">{result.seconds:.1f} s at {escape(result.scale)} scale, seed {result.seed}. '
+        f'<p class="footer">{result.seconds:.1f} s at {escape(result.scale)} scale, '
+        f'{"seed" if len(result.runs) == 1 else "seeds"} {seeds}. '
         f"Reproduce: <code>{escape(result.command)}</code></p>"
     )
     parts.append("</article>")
     return "\n".join(parts)
 
 
+def _index(results: list[ClaimVerdict]) -> str:
+    """One row per claim: its verdict and the seeds it rests on, linked to its card."""
+    rows = [
+        f'<tr><td><a href="#{_anchor(r.id)}">{escape(r.id)}</a></td><td>{escape(verdict(r))}</td>'
+        f"<td>{escape(seeds_text(r))}</td></tr>"
+        for r in results
+    ]
+    return ('<table class="index"><tr><th>claim</th><th>verdict</th><th>seeds</th></tr>'
+            + "".join(rows) + "</table>")
+
+
 def render_html(
-    results: Iterable[ClaimResult],
+    results: Iterable[ClaimVerdict],
     *,
     families: Iterable[str],
     scale: str,
+    seeds: list[int],
     generated: str,
     versions: dict[str, str],
 ) -> str:
-    """The whole page: a summary, then one section per family (in ``families`` order) with its claims."""
+    """The whole page: a summary and an index, then one section per family (in ``families`` order) with its
+    claims' cards."""
     results = list(results)
-    by_family: dict[str, list[ClaimResult]] = {}
+    by_family: dict[str, list[ClaimVerdict]] = {}
     for result in results:
         by_family.setdefault(result.family, []).append(result)
     order = [f for f in families if f in by_family] + sorted(set(by_family) - set(families))
@@ -123,6 +169,7 @@ def render_html(
             + "\n</section>"
         )
     nav = " ".join(f'<a href="#family-{_anchor(f)}">{escape(f)}</a>' for f in order)
+    seeds_line = f"seed {seeds[0]}" if len(seeds) == 1 else f"{len(seeds)} seeds ({', '.join(map(str, seeds))})"
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -134,9 +181,11 @@ def render_html(
 <body>
 <header>
 <h1>archlab atlas</h1>
-<p class="summary"><strong>{n_holds} / {len(results)}</strong> claims hold at {escape(scale)} scale.</p>
+<p class="summary"><strong>{n_holds} / {len(results)}</strong> claims hold at {escape(scale)} scale,
+{escape(seeds_line)}.</p>
 <p class="meta">Generated {escape(generated)} with {escape(version_text)}.</p>
 <nav>{nav}</nav>
+{_index(results)}
 </header>
 <main>
 {chr(10).join(sections)}

@@ -1,7 +1,9 @@
 """The claim: a statement from the literature, its source, a two-sided rule and a function that measures it.
 
 A claim function takes ``(scale, seed)`` and returns ``Evidence``. The rule is written in the decorator,
-before any run, as the text shown beside the metrics in the atlas; ``Evidence.holds`` is its evaluation.
+before any run, as the text shown beside the metrics in the atlas; ``Evidence.holds`` is its evaluation at one
+seed. Across seeds a claim holds when its rule holds at every seed, unless it states a ``seed_quorum`` (see
+``archlab.lab.seeds``).
 """
 
 from __future__ import annotations
@@ -55,9 +57,26 @@ class Evidence:
         return self.key_metric or next(iter(self.metrics))
 
 
+def validate_seed_quorum(seed_quorum: "tuple[int, int] | None") -> None:
+    """``seed_quorum=(k, n)`` reads "the rule holds at at least k of every n seeds": two ints, 1 <= k <= n."""
+    if seed_quorum is None:
+        return
+    if (
+        not isinstance(seed_quorum, tuple)
+        or len(seed_quorum) != 2
+        or not all(isinstance(v, int) and not isinstance(v, bool) for v in seed_quorum)
+        or not 1 <= seed_quorum[0] <= seed_quorum[1]
+    ):
+        raise ValueError(f"seed_quorum={seed_quorum!r} must be None or a tuple (k, n) of ints with 1 <= k <= n")
+
+
 @dataclass(frozen=True)
 class Claim:
-    """A registered claim. ``family`` is the part of ``id`` before the dot."""
+    """A registered claim. ``family`` is the part of ``id`` before the dot.
+
+    ``seed_quorum=(k, n)`` is the claim's own multi-seed rule, "holds at >= k of n seeds" (as its ``rule`` text
+    says); ``None`` means every seed.
+    """
 
     id: str
     statement: str
@@ -65,6 +84,10 @@ class Claim:
     rule: str
     fn: Callable[[Scale, int], Evidence]
     threads: int | None = None
+    seed_quorum: tuple[int, int] | None = None
+
+    def __post_init__(self) -> None:
+        validate_seed_quorum(self.seed_quorum)
 
     @property
     def family(self) -> str:

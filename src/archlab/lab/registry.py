@@ -6,20 +6,31 @@ import importlib
 from typing import Callable
 
 from archlab.families import families_with
-from archlab.lab.claim import Claim, Evidence, Scale, validate_claim_id
+from archlab.lab.claim import Claim, Evidence, Scale, validate_claim_id, validate_seed_quorum
 
 _REGISTRY: dict[str, Claim] = {}
 
 
-def claim(claim_id: str, *, statement: str, source: str, rule: str, threads: int | None = None) -> Callable:
+def claim(
+    claim_id: str,
+    *,
+    statement: str,
+    source: str,
+    rule: str,
+    threads: int | None = None,
+    seed_quorum: tuple[int, int] | None = None,
+) -> Callable:
     """Register a claim function ``fn(scale: Scale, seed: int) -> Evidence`` under ``claim_id``; ``threads``
-    fixes the intra-op thread count it runs with (timing comparisons, many tiny ops), None leaves it as is."""
+    fixes the intra-op thread count it runs with (timing comparisons, many tiny ops), None leaves it as is;
+    ``seed_quorum=(k, n)`` lets the claim hold across seeds when its rule holds at >= k of every n seeds (the
+    rule text says so), None asks for every seed."""
     validate_claim_id(claim_id)
+    validate_seed_quorum(seed_quorum)
 
     def register(fn: Callable[[Scale, int], Evidence]) -> Callable[[Scale, int], Evidence]:
         if claim_id in _REGISTRY and _REGISTRY[claim_id].fn is not fn:
             raise ValueError(f"claim id {claim_id!r} is registered twice")
-        _REGISTRY[claim_id] = Claim(claim_id, statement, source, rule, fn, threads)
+        _REGISTRY[claim_id] = Claim(claim_id, statement, source, rule, fn, threads, seed_quorum)
         return fn
 
     return register

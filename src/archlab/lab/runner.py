@@ -1,6 +1,7 @@
 """The claim runner: seed, measure, save the figure and a JSON record, never let one claim kill the rest.
 
-``run_claim`` is what ``archlab run`` and ``archlab atlas`` call. A claim that raises is recorded as
+``run_claim`` runs one seed; ``archlab run`` and ``archlab atlas`` call it once per seed through
+``archlab.lab.seeds.run_claim_seeds``. A claim that raises is recorded as
 not holding, with the error message and traceback, so that one broken experiment cannot stop a report.
 Metrics are made JSON-safe on the way out (see ``to_jsonable``): tensors and NumPy scalars become plain
 numbers and the non-finite floats become the strings ``"NaN"``, ``"Infinity"`` and ``"-Infinity"``.
@@ -56,11 +57,6 @@ class ClaimResult:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-    @property
-    def key_value(self) -> Any:
-        """The value of the key metric (``None`` when the claim raised before measuring)."""
-        return self.metrics.get(self.key_metric) if self.key_metric else None
 
 
 def reproduce_command(claim_id: str, scale: "Scale | str", seed: int) -> str:
@@ -141,14 +137,18 @@ def run_claim(
     scale: "Scale | str" = Scale.QUICK,
     seed: int = 0,
     out: "str | Path | None" = None,
+    *,
+    stem: str | None = None,
 ) -> ClaimResult:
-    """Run one claim seeded with ``seed`` at ``scale``; save ``<out>/<id>.png`` and ``<out>/<id>.json``.
+    """Run one claim seeded with ``seed`` at ``scale``; save ``<out>/<stem>.png`` and ``<out>/<stem>.json``.
 
-    With ``out=None`` nothing is written. Figures the claim opened are closed. Unknown ids raise ``KeyError`` and a
+    ``stem`` defaults to the claim's id (``archlab.lab.seeds`` names one file per seed). With ``out=None`` nothing
+    is written. Figures the claim opened are closed. Unknown ids raise ``KeyError`` and a
     bad scale ``ValueError``; anything the claim itself raises is recorded in the result instead.
     """
     claim = get_claim(claim_or_id) if isinstance(claim_or_id, str) else claim_or_id
     scale = Scale.parse(scale)
+    stem = claim.id if stem is None else stem
     out_dir = Path(out) if out is not None else None
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -167,7 +167,7 @@ def run_claim(
         metrics, details = to_jsonable(evidence.metrics), to_jsonable(evidence.details)
         holds, key_metric = evidence.holds, evidence.key
         if evidence.figure is not None and out_dir is not None:
-            figure_name = f"{claim.id}.png"
+            figure_name = f"{stem}.png"
             evidence.figure.savefig(out_dir / figure_name, dpi=100, bbox_inches="tight")
     except Exception as exc:  # a broken claim is a result (does not hold), not the end of the atlas
         seconds = time.perf_counter() - t0
@@ -198,6 +198,6 @@ def run_claim(
         details=details,
     )
     if out_dir is not None:
-        write_json(out_dir / f"{claim.id}.json", result.to_dict())
+        write_json(out_dir / f"{stem}.json", result.to_dict())
     return result
 
