@@ -41,6 +41,7 @@ tr.key td { font-weight: 600; }
 .fails { background: #b3261e; }
 .error { color: #b3261e; font-family: ui-monospace, monospace; white-space: pre-wrap; }
 img { max-width: 100%; margin-top: 0.8rem; border: 1px solid #e6e9ee; }
+.figures { display: grid; grid-template-columns: repeat(auto-fit, minmax(320px, 1fr)); gap: 0.6rem; }
 code { background: #f1f3f6; padding: 0.15rem 0.35rem; border-radius: 4px; }
 .footer { color: #5b6470; font-size: 0.9rem; margin-top: 0.6rem; }
 """
@@ -114,10 +115,12 @@ def _claim_section(result: ClaimVerdict) -> str:
     ]
     if result.error is not None:
         parts.append(f'<p class="error">{escape(result.error)}</p>')
-    for run in result.runs:
-        if run.figure is not None:
-            parts.append(f'<img src="{escape(run.figure, quote=True)}" '
-                         f'alt="{escape(f"{result.id}, seed {run.seed}", quote=True)}">')
+    figures = [
+        f'<img src="{escape(run.figure, quote=True)}" alt="{escape(f"{result.id}, seed {run.seed}", quote=True)}">'
+        for run in result.runs if run.figure is not None
+    ]
+    if figures:
+        parts.append('<div class="figures">' + "".join(figures) + "</div>")
     seeds = ", ".join(str(seed) for seed in result.seeds)
     parts.append(
         f'<p class="footer">{result.seconds:.1f} s at {escape(result.scale)} scale, '
