@@ -1,4 +1,4 @@
-"""Run the claims and write the atlas: ``index.html``, ``results.json`` and one PNG per claim.
+"""Run the claims and write the atlas: ``index.html``, ``results.json`` and one PNG per claim and seed.
 
 ``run_atlas`` runs every registered claim (or one family's) at each seed given into an output folder through
 ``archlab.lab.seeds.run_claim_seeds``, then ``build_atlas`` writes the page and the machine-readable results:
