@@ -170,7 +170,7 @@ def test_corrupt_or_missing_checkpoints_are_user_errors(tmp_path):
 
 def test_a_new_run_refuses_an_output_folder_with_checkpoints(tmp_path):
     fit(make_toy(), toy_config(steps=2, checkpoint_every=1), tmp_path)
-    with pytest.raises(UserError, match="already holds checkpoints.*--resume"):
+    with pytest.raises(UserError, match="already holds a run.*--resume.*--overwrite"):
         fit(make_toy(), toy_config(steps=2), tmp_path)
     with pytest.raises(UserError, match="seed 0, not 1"):
         fit(make_toy(), toy_config(steps=4, seed=1), tmp_path, resume=True)

@@ -25,6 +25,7 @@ import argparse
 import dataclasses
 import logging
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -61,18 +62,23 @@ def run_train(args: argparse.Namespace) -> int:
 
     from archlab.train.checkpoint import seed_everything
     from archlab.train.distributed import init_distributed, shutdown_distributed
-    from archlab.train.loop import fit
+    from archlab.train.loop import RUN_OUTPUTS, fit
+    from archlab.train.run_folder import claim_run_folder
 
     recipe = all_recipes()[args.target][args.arch]
     config = build_run_config(args, recipe)
+    out = Path(args.out)
     device = config.train.device
     kind = "cuda" if device.startswith("cuda") or (device == "auto" and torch.cuda.is_available()) else "cpu"
     context = init_distributed(kind)
     _setup_logging(context.rank)
     try:
-        seed_everything(config.train.seed)
-        task = recipe.build_task(config)
-        result = fit(task, config, args.out, resume=args.resume, context=context)
+        claim = (claim_run_folder(out, outputs=RUN_OUTPUTS, resume=bool(args.resume), overwrite=args.overwrite)
+                 if context.is_main else nullcontext())
+        with claim:  # before the data is loaded: a second run into this folder stops here
+            seed_everything(config.train.seed)
+            task = recipe.build_task(config)
+            result = fit(task, config, out, resume=args.resume, overwrite=args.overwrite, context=context)
     finally:
         shutdown_distributed(context)
     if context.is_main:
@@ -135,6 +141,8 @@ def add_train_parser(subparsers: Any, *, discover: bool) -> argparse.ArgumentPar
         t.add_argument("--out", default=f"runs/{target}", metavar="DIR", help=f"output folder (default: runs/{target})")
         t.add_argument("--resume", nargs="?", const=True, default=False, metavar="CKPT",
                        help="continue from the newest complete checkpoint in --out, or from CKPT")
+        t.add_argument("--overwrite", action="store_true",
+                       help="replace the run already in --out (its final/, checkpoints and metrics are deleted)")
         t.add_argument("--quiet", action="store_true", help="no progress bar")
         t.set_defaults(func=run_train)
     return p

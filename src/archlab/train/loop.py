@@ -46,7 +46,8 @@ from archlab.train.distributed import (
 from archlab.train.ema import WeightEMA
 from archlab.train.optim import build_optimizer, clip_gradients, lr_factor, set_lr
 from archlab.train.parallel import build_engine
-from archlab.train.progress import MetricsLog, ProgressBar
+from archlab.train.progress import METRICS_NAME, MetricsLog, ProgressBar
+from archlab.train.run_folder import claim_run_folder
 from archlab.train.task import Player, Task, as_loss_output, map_batch
 
 logger = logging.getLogger(__name__)
@@ -54,6 +55,7 @@ logger = logging.getLogger(__name__)
 CHECKPOINTS = "checkpoints"
 FINAL = "final"
 EMA = "ema"
+RUN_OUTPUTS = (FINAL, CHECKPOINTS, METRICS_NAME, "tensorboard")  # what a new run refuses to replace silently
 
 
 class NonFiniteLossError(UserError):
@@ -144,9 +146,6 @@ class Trainer:
     def _resume_from(self, resume: Union[bool, str, Path]) -> Optional[Path]:
         root = self.checkpoint_root
         if resume is False or resume is None:
-            if root is not None and ckpt.latest_checkpoint(root) is not None:
-                raise UserError(f"{self.out_dir} already holds checkpoints of a run; pass --resume to continue "
-                                "it, or --out to start a new run elsewhere")
             return None
         if resume is True or resume == "latest":
             if root is None:
@@ -356,7 +355,13 @@ class Trainer:
 
     # --- the loop ----------------------------------------------------------------------------------
 
-    def fit(self, resume: Union[bool, str, Path] = False) -> FitResult:
+    def fit(self, resume: Union[bool, str, Path] = False, *, overwrite: bool = False) -> FitResult:
+        if self.out_dir is None or not self.context.is_main:
+            return self._fit(resume)
+        with claim_run_folder(self.out_dir, outputs=RUN_OUTPUTS, resume=bool(resume), overwrite=overwrite):
+            return self._fit(resume)
+
+    def _fit(self, resume: Union[bool, str, Path]) -> FitResult:
         cfg = self.train_cfg
         folder = self._resume_from(resume)
         start = 0 if folder is None else self._load(folder)
@@ -405,12 +410,15 @@ def fit(
     out_dir: Optional[Union[str, Path]] = None,
     *,
     resume: Union[bool, str, Path] = False,
+    overwrite: bool = False,
     context: Optional[DistContext] = None,
 ) -> FitResult:
     """Train ``task`` as ``config`` says; write metrics, checkpoints and ``final/`` under ``out_dir``.
 
     ``resume=True`` continues from the newest complete checkpoint in ``out_dir`` (from step 0 when there is
-    none); a path resumes from that checkpoint. ``context`` is the data-parallel group (one process by default).
+    none); a path resumes from that checkpoint. A new run into a folder that holds an earlier run's outputs is
+    refused unless ``overwrite=True``, which deletes them; the folder is locked while the run lasts
+    (``archlab.train.run_folder``). ``context`` is the data-parallel group (one process by default).
     """
     trainer = Trainer(task, config, None if out_dir is None else Path(out_dir), context or DistContext())
-    return trainer.fit(resume)
+    return trainer.fit(resume, overwrite=overwrite)
