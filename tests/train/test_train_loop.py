@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import math
 import os
 import random
@@ -159,13 +160,13 @@ def test_corrupt_or_missing_checkpoints_are_user_errors(tmp_path):
         fit(make_toy(), toy_config(steps=4), tmp_path, resume=tmp_path / "nope")
     state = (folder / "trainer_state.json").read_bytes()
     (folder / "trainer_state.json").write_bytes(b"#" * len(state))  # same size, garbage inside
-    with pytest.raises(UserError, match=r"step-0000002 is corrupt.*trainer_state.json"):
-        fit(make_toy(), toy_config(steps=4), tmp_path, resume=True)
+    with pytest.raises(UserError, match=r"step-0000002 is incomplete or corrupt: trainer_state.json does not match the SHA-256"):
+        fit(make_toy(), toy_config(steps=4), tmp_path, resume=folder)
     (folder / "trainer_state.json").write_bytes(state)
     weights = (folder / "model.safetensors").read_bytes()
     (folder / "model.safetensors").write_bytes(b"\0" * len(weights))
-    with pytest.raises(UserError, match=r"step-0000002 is corrupt"):
-        fit(make_toy(), toy_config(steps=4), tmp_path, resume=True)
+    with pytest.raises(UserError, match=r"step-0000002 is incomplete or corrupt: model.safetensors does not match the SHA-256"):
+        fit(make_toy(), toy_config(steps=4), tmp_path, resume=folder)
 
 
 def test_a_new_run_refuses_an_output_folder_with_checkpoints(tmp_path):
@@ -266,3 +267,26 @@ def test_batches_are_sliced_for_ranks_and_micro_batches():
         ids = [p[0] for p in trainer._local_pieces(task.train_batch(0), 2)]
         assert [len(i) for i in ids] == expected
         assert torch.equal(torch.cat(ids), task.train_batch(0)[0][4 * rank:4 + 3 * rank])
+
+
+def test_resume_skips_a_same_size_corruption_and_falls_back_to_the_newest_checkpoint_that_verifies(
+        tmp_path, caplog):
+    fit(make_toy(), toy_config(steps=4, checkpoint_every=2), tmp_path)
+    newest = tmp_path / "checkpoints" / "step-0000004"
+    weights = bytearray((newest / "model.safetensors").read_bytes())
+    weights[-1] ^= 0x01  # one bit of one weight: the size and the header stay valid
+    (newest / "model.safetensors").write_bytes(bytes(weights))
+    with pytest.raises(UserError, match="step-0000004 is incomplete or corrupt: model.safetensors does not match"):
+        fit(make_toy(), toy_config(steps=4), tmp_path, resume=newest)
+    resumed = make_toy(init_seed=5)
+    with caplog.at_level(logging.WARNING):
+        result = fit(resumed, toy_config(steps=4, checkpoint_every=2), tmp_path, resume=True)
+    assert "skipping checkpoint" in caplog.text and "step-0000004" in caplog.text
+    assert result.step == 4 and ckpt.latest_checkpoint(tmp_path / "checkpoints") == newest  # rewritten, verified
+    straight = make_toy()
+    fit(straight, toy_config(steps=4), None)
+    assert_same_params(params_of(straight.model), params_of(resumed.model))
+    for name in ("step-0000002", "step-0000004"):
+        (tmp_path / "checkpoints" / name / "trainer_state.json").write_text("{}")
+    with pytest.raises(UserError, match="no checkpoint in .* verifies"):
+        fit(make_toy(), toy_config(steps=4), tmp_path, resume=True)

@@ -10,16 +10,18 @@ A checkpoint is a folder ``OUT/checkpoints/step-XXXXXXX/`` holding
 - ``ema.safetensors`` when the run keeps an EMA of the weights (``train.ema_decay > 0``), keyed as the model;
 - ``trainer_state.json``: the step, the seed, the data position, the RNG states (Python, NumPy, torch
   CPU and CUDA, as lists of integers), the optimiser structure and the run config;
-- ``COMPLETE``: the completeness marker, written last, listing every file with its size.
+- ``COMPLETE``: the completeness marker, written last, listing every file with its size and SHA-256.
 
 Writing goes to a temporary sibling folder; every file and the folder are fsynced, then the folder is
 renamed into place (atomic on POSIX) and the parent fsynced. A kill at any moment leaves either no
-``step-XXXXXXX`` folder or a complete one; ``latest_checkpoint`` only considers folders whose marker
-matches their files, so a partial or truncated save is skipped.
+``step-XXXXXXX`` folder or a complete one. Reading verifies every file against the marker (size, then
+SHA-256), so a truncated save or a file corrupted later, even at the same size, is refused with a line naming
+the file; ``latest_checkpoint`` skips such a folder with a warning and falls back to the newest that verifies.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -125,6 +127,14 @@ def _fsync_path(path: Path) -> None:
         os.close(fd)
 
 
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def save_checkpoint(
     root: Path,
     step: int,
@@ -160,7 +170,7 @@ def save_checkpoint(
     state = {"format": FORMAT, "step": step, **extra, "rng": capture_rng_state(), "optimizers": structures,
              "has_task_state": bool(task_state), "has_ema": ema is not None}
     (tmp / STATE_NAME).write_text(json.dumps(state) + "\n")
-    files = {p.name: p.stat().st_size for p in sorted(tmp.iterdir())}
+    files = {p.name: {"bytes": p.stat().st_size, "sha256": _sha256(p)} for p in sorted(tmp.iterdir())}
     for name in files:
         _fsync_path(tmp / name)
     (tmp / MARKER).write_text(json.dumps({"step": step, "files": files}, indent=1) + "\n")
@@ -187,13 +197,30 @@ def remove_partial_checkpoints(root: Path) -> None:
 # --- finding and reading -------------------------------------------------------------------------------
 
 
-def is_complete(folder: Path) -> bool:
-    """Whether ``folder`` has its marker and every file it lists, at the size it lists."""
+def checkpoint_problem(folder: Path) -> Optional[str]:
+    """What is wrong with the checkpoint in ``folder``, or None when its marker lists every file with the size
+    and SHA-256 that the file has."""
+    folder = Path(folder)
     try:
-        marker = json.loads((folder / MARKER).read_text())
-        return all((folder / name).stat().st_size == size for name, size in marker["files"].items())
+        files = json.loads((folder / MARKER).read_text())["files"]
+        expected = {name: (entry["bytes"], entry["sha256"]) for name, entry in files.items()}
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return False
+        return f"its {MARKER} marker is missing or lists no size and SHA-256 per file"
+    for name, (size, sha256) in expected.items():
+        path = folder / name
+        try:
+            if path.stat().st_size != size:
+                return f"{name} has {path.stat().st_size} bytes, its marker says {size}"
+            if _sha256(path) != sha256:
+                return f"{name} does not match the SHA-256 in its marker"
+        except OSError:
+            return f"{name} is missing or unreadable"
+    return None
+
+
+def is_complete(folder: Path) -> bool:
+    """Whether ``folder`` holds every file its marker lists, each with the listed size and SHA-256."""
+    return checkpoint_problem(folder) is None
 
 
 def latest_checkpoint(root: Path) -> Optional[Path]:
@@ -205,9 +232,10 @@ def latest_checkpoint(root: Path) -> Optional[Path]:
             if match and path.is_dir():
                 candidates.append((int(match.group(1)), path))
     for step, path in sorted(candidates, reverse=True):
-        if is_complete(path):
+        problem = checkpoint_problem(path)
+        if problem is None:
             return path
-        logger.warning("skipping incomplete checkpoint %s", path)
+        logger.warning("skipping checkpoint %s: %s; falling back to an earlier one", path, problem)
     return None
 
 
@@ -216,8 +244,9 @@ def read_trainer_state(folder: Path) -> dict[str, Any]:
     folder = Path(folder)
     if not folder.is_dir():
         raise UserError(f"checkpoint {folder} does not exist")
-    if not is_complete(folder):
-        raise UserError(f"checkpoint {folder} is incomplete or corrupt (its {MARKER} marker does not match its files)")
+    problem = checkpoint_problem(folder)
+    if problem is not None:
+        raise UserError(f"checkpoint {folder} is incomplete or corrupt: {problem}")
     try:
         state = json.loads((folder / STATE_NAME).read_text())
     except (OSError, ValueError) as error:

@@ -151,6 +151,9 @@ class Trainer:
             if root is None:
                 raise UserError("resume needs an output directory (--out) to look for checkpoints in")
             found = ckpt.latest_checkpoint(root)
+            if found is None and any(root.glob("step-*")):
+                raise UserError(f"--resume: no checkpoint in {root} verifies (the warnings above say why); start "
+                                "again with --overwrite")
             if found is None:
                 logger.warning("--resume: no complete checkpoint in %s; starting from step 0", root)
             return found
