@@ -85,3 +85,9 @@ def test_collate_offsets_each_graph():
     batch = collate([a, b], torch.tensor([0, 1]))
     assert batch.batch.tolist() == [0, 0, 1, 1, 1] and batch.num_graphs == 2
     assert batch.edge_index[:, 2:].min() == 2
+
+
+def test_graphs_without_edges_load_as_2_by_0(tmp_path, recwarn):
+    g = load_csv(*_write(tmp_path, "source,target\n"))
+    assert g.edge_index.shape == (2, 0) and g.edge_index.dtype == torch.long and not recwarn.list
+    assert from_networkx(nx.empty_graph(3)).edge_index.shape == (2, 0)

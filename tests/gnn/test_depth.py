@@ -78,3 +78,24 @@ def test_every_conv_saves_and_loads(tmp_path, awkward_graph, conv):
 def test_parameter_count_is_pinned():
     model = GNN(GNNConfig(in_features=32, num_classes=4, hidden=64, n_layers=2))
     assert sum(p.numel() for p in model.parameters()) == 32 * 64 + 64 + 2 * (64 * 64 + 64) + 64 * 4 + 4
+
+
+def test_residual_connection_adds_each_layers_input(awkward_graph):
+    x, edge_index = awkward_graph
+    torch.manual_seed(0)
+    config = GNNConfig(in_features=5, hidden=8, n_layers=3, dropout=0.0)
+    plain = GNN(config)
+    residual = GNN(GNNConfig(**{**config.__dict__, "connection": "residual"}))
+    residual.load_state_dict(plain.state_dict())
+    states = residual.layer_states(x, edge_index)
+    for conv, before, after in zip(residual.convs, states, states[1:]):
+        torch.testing.assert_close(after, torch.relu(conv(before, edge_index)) + before)
+    assert not torch.allclose(plain.layer_states(x, edge_index)[2], states[2])
+
+
+def test_gin_model_learns_eps_only_when_asked(awkward_graph):
+    x, edge_index = awkward_graph
+    model = GNN(GNNConfig(in_features=5, hidden=8, conv="gin", train_eps=True))
+    model(x, edge_index).sum().backward()
+    assert all(conv.eps.grad is not None for conv in model.convs)
+    assert "convs.0.eps" not in dict(GNN(GNNConfig(in_features=5, hidden=8, conv="gin")).named_parameters())

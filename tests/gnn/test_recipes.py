@@ -96,3 +96,25 @@ def test_two_ranks_split_by_seed_nodes_train_like_one_process(tmp_path, arch, op
     b = load_file(tmp_path / "two" / "final" / "model.safetensors")
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("arch, options, task", [("sage", ["--fanouts", "5,3"], "node"),
+                                                 ("gin", ["--data", "wl"], "graph")])
+def test_the_command_line_takes_model_for_arch(tmp_path, arch, options, task):
+    train(tmp_path / "run", "--model", arch, *options)
+    config = json.loads((tmp_path / "run" / "final" / "config.json").read_text())["config"]
+    assert config["conv"] == arch and config["task"] == task
+    assert len((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()) == 4
+
+
+def test_fanouts_must_match_the_layers_and_node_tasks():
+    import argparse
+
+    recipe = RECIPES["gnn"]["sage"]
+    parser = argparse.ArgumentParser()
+    recipe.add_arguments(parser)
+    for options, fragment in [(["--fanouts", "5"], "samples 1 hop.* for a model of 2 layers"),
+                              (["--fanouts", "5,3", "--data", "wl"], "graph classification")]:
+        config = recipe.apply_arguments(recipe.default_config(), parser.parse_args(options))
+        with pytest.raises(UserError, match=fragment):
+            recipe.build_task(config)

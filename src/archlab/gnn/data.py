@@ -105,7 +105,7 @@ def from_networkx(nx_graph: Any, *, feature: str = "x", label: str = "y") -> Gra
     pairs = [(ids[a], ids[b]) for a, b in nx_graph.edges()]
     if not nx_graph.is_directed():
         pairs += [(b, a) for a, b in pairs if a != b]
-    edge_index = torch.tensor(pairs, dtype=torch.long).T.reshape(2, -1)  # (E, 2) -> (2, E)
+    edge_index = torch.tensor(pairs, dtype=torch.long).reshape(-1, 2).T  # (E, 2) -> (2, E)
     data = [nx_graph.nodes[n] for n in nodes]
     if nodes and all(feature in d for d in data):
         x = torch.stack([torch.as_tensor(d[feature], dtype=torch.float32).reshape(-1) for d in data])
@@ -171,7 +171,7 @@ def load_edges(path: str | Path, num_nodes: int) -> Tensor:
             raise UserError(f"{path}, line {number}: edge {source} -> {target} points outside the {num_nodes} "
                             f"nodes of the feature file (ids 0 to {num_nodes - 1}): {','.join(row)}")
         pairs.append((source, target))
-    edge_index = torch.tensor(pairs, dtype=torch.long).T.reshape(2, -1)  # (E, 2) -> (2, E)
+    edge_index = torch.tensor(pairs, dtype=torch.long).reshape(-1, 2).T  # (E, 2) -> (2, E)
     duplicates = edge_index.shape[1] - torch.unique(edge_index, dim=1).shape[1]
     if duplicates:
         warnings.warn(f"{path}: {duplicates} duplicate edge(s); each copy counts in sums and degrees",

@@ -4,10 +4,11 @@
 -> jumping knowledge -> (readout per graph) -> decoder (Linear) -> logits``. ``conv`` picks the layer:
 ``"gcn"`` (``GCNConv``), ``"sage"`` (``SAGEConv``, mean), ``"gat"`` (``GATConv``, ``heads`` heads of
 ``hidden / heads`` concatenated), ``"gin"`` (``GINConv`` with the paper's two-layer MLP; ``aggr`` may be set to
-``"mean"`` / ``"max"`` for the expressivity claim) or ``"gcnii"`` (``GCNIIConv``, whose initial residual is the
-encoder's output ``H^(0)``, Chen et al. 2020). ``connection="residual"`` adds each layer's input to its output
-(Kipf & Welling 2017, appendix B); ``norm="pairnorm"`` applies ``PairNorm`` after each conv. ``task="graph"``
-pools each graph's nodes (``readout``) before the decoder. ``layer_states`` returns the representation after
+``"mean"`` / ``"max"`` for the expressivity claim; ``train_eps=True`` learns its ε, GIN-ε, else GIN-0) or
+``"gcnii"`` (``GCNIIConv``, whose initial residual is the encoder's output ``H^(0)``, Chen et al. 2020).
+``connection="residual"`` adds each layer's input to its output (Kipf & Welling 2017, appendix B);
+``norm="pairnorm"`` applies ``PairNorm`` after each conv. ``task="graph"`` pools each graph's nodes
+(``readout``) before the decoder. ``layer_states`` returns the representation after
 every layer, for the Dirichlet energy of ``gnn.oversmoothing``.
 """
 
@@ -41,6 +42,7 @@ class GNNConfig:
     conv: str = "gcn"
     heads: int = 4
     aggr: str = "sum"
+    train_eps: bool = False
     connection: str = "none"
     norm: str = "none"
     jk: str = "last"
@@ -70,7 +72,7 @@ def _conv(config: GNNConfig, layer: int) -> nn.Module:
     if config.conv == "gat":
         return GATConv(d, d // config.heads, heads=config.heads)
     if config.conv == "gin":
-        return GINConv(gin_mlp(d, d), aggr=config.aggr)
+        return GINConv(gin_mlp(d, d), aggr=config.aggr, train_eps=config.train_eps)
     return GCNIIConv(d, alpha=config.alpha, theta=config.theta, layer=layer)
 
 

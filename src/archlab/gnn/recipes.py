@@ -9,7 +9,8 @@ column); ``--data wl`` trains graph classification on the built-in WL-labelled g
 mini-batches of ``train.batch_size`` seed nodes (GraphSAGE's sampler); without it, each step's seeds are
 read off the whole graph (full-batch when ``train.batch_size`` covers the training nodes). Under
 ``torchrun`` the seed nodes (or graphs) of every step are split among the ranks (data-parallel).
-The ``--arch`` option is the issue's ``--model``: ``archlab train`` names architectures ``--arch``.
+``archlab train`` names the architecture ``--arch``; this target also takes ``--model`` as the same option
+(``archlab train gnn --model sage``), the spelling of the GNN issue; the last one given wins.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from archlab.gnn.task import GraphClassificationTask, NodeClassificationTask
 from archlab.gnn.wl import wl_graph_set
 from archlab.train.config import OptimConfig, RunConfig, TrainConfig
 from archlab.train.task import Task
+
+ARCHS = ("gcn", "sage", "gat", "gin")
 
 
 @dataclass
@@ -80,6 +83,13 @@ class GNNRecipe:
     def build_task(self, config: RunConfig) -> Task:
         data, train = config.data, config.train
         generator = torch.Generator().manual_seed(train.seed)
+        fanouts = data.fanout_list
+        if fanouts and data.source == "wl":
+            raise UserError("--fanouts samples node neighbourhoods; graph classification (--data wl) takes "
+                            "whole graphs")
+        if fanouts and len(fanouts) != config.model.n_layers:
+            raise UserError(f"--fanouts {data.fanouts} samples {len(fanouts)} hop(s) for a model of "
+                            f"{config.model.n_layers} layers: give one fan-out per layer (Hamilton et al. 2017)")
         if data.source == "wl":
             graphs, labels = wl_graph_set(generator=generator)
             model_cfg = dataclasses.replace(config.model, in_features=1, num_classes=int(labels.max()) + 1,
@@ -97,9 +107,11 @@ class GNNRecipe:
         graph = split_nodes(graph, generator=generator)
         model_cfg = dataclasses.replace(config.model, in_features=graph.x.shape[1], num_classes=graph.num_classes)
         return NodeClassificationTask(GNN(model_cfg), graph, batch_size=train.batch_size, seed=train.seed,
-                                      fanouts=data.fanout_list or None)
+                                      fanouts=fanouts or None)
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--model", dest="arch", choices=ARCHS, default=argparse.SUPPRESS,
+                            help="the same as --arch")
         parser.add_argument("--data", metavar="csbm|wl|EDGES.csv", default=None,
                             help="csbm (default), wl (graph classification) or an edge-list CSV (source,target)")
         parser.add_argument("--features", metavar="FEATURES.csv", default=None,
@@ -130,4 +142,4 @@ class GNNRecipe:
 
 
 # The family's training targets (``archlab.train.recipe``): {target: {arch: recipe}}.
-RECIPES = {"gnn": {name: GNNRecipe(name) for name in ("gcn", "sage", "gat", "gin")}}
+RECIPES = {"gnn": {name: GNNRecipe(name) for name in ARCHS}}
