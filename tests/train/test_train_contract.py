@@ -157,7 +157,8 @@ def test_ema_resumes_exactly(tmp_path):
         assert all(torch.equal(a[k], b[k]) for k in a), name
     fit(make_toy(), toy_config(steps=4, checkpoint_every=2), tmp_path / "c")
     with pytest.raises(UserError, match="holds no EMA weights"):
-        fit(make_toy(), toy_config(steps=5, checkpoint_every=2, ema_decay=0.9), tmp_path / "c", resume=True)
+        fit(make_toy(), toy_config(steps=5, checkpoint_every=2, ema_decay=0.9), tmp_path / "c", resume=True,
+            allow_changes=True)
 
 
 @pytest.mark.parametrize("model", [None, {"layers": 2}])

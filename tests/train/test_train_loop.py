@@ -16,7 +16,7 @@ import torch
 from archlab.errors import UserError
 from archlab.train import checkpoint as ckpt
 from archlab.train.distributed import DistContext
-from archlab.train.loop import NonFiniteLossError, Trainer, fit
+from archlab.train.loop import NonFiniteLossError, Trainer, exactness_changes, fit
 from archlab.train.progress import read_metrics
 from train_toys import CountingToyTask, SimulatedKill, TwoPlayerTask, make_toy, params_of, toy_config
 
@@ -191,7 +191,7 @@ def test_non_finite_loss_stops_naming_the_step_and_keeps_the_last_checkpoint(tmp
     assert ckpt.latest_checkpoint(tmp_path / "checkpoints").name == "step-0000004"
     assert not (tmp_path / "final").exists()
     # the last good checkpoint loads and resumes
-    result = fit(make_toy(), toy_config(steps=6, checkpoint_every=2), tmp_path, resume=True)
+    result = fit(make_toy(), toy_config(steps=6, checkpoint_every=2), tmp_path, resume=True, allow_changes=True)
     assert result.step == 6 and all(math.isfinite(r["loss"]) for r in result.history)
 
 
@@ -290,3 +290,28 @@ def test_resume_skips_a_same_size_corruption_and_falls_back_to_the_newest_checkp
         (tmp_path / "checkpoints" / name / "trainer_state.json").write_text("{}")
     with pytest.raises(UserError, match="no checkpoint in .* verifies"):
         fit(make_toy(), toy_config(steps=4), tmp_path, resume=True)
+
+
+def test_resume_refuses_changes_that_break_exactness_unless_allowed(tmp_path, caplog):
+    fit(make_toy(), toy_config(steps=4, checkpoint_every=2), tmp_path)
+    (tmp_path / "final").rename(tmp_path / "old-final")
+    for changed, fragment in [(dict(steps=6), "train.steps 4 -> 6"), (dict(batch_size=4), "train.batch_size 8 -> 4")]:
+        with pytest.raises(UserError, match=f"other settings \\({fragment}\\).*--allow-changes"):
+            fit(make_toy(), toy_config(checkpoint_every=2, **{"steps": 4, **changed}), tmp_path, resume=True)
+    faster = toy_config(steps=4, checkpoint_every=2)
+    faster.optim.lr = 0.05
+    with pytest.raises(UserError, match=r"optim.lr 0.01 -> 0.05"):
+        fit(make_toy(), faster, tmp_path, resume=True)
+    quiet = toy_config(steps=4, checkpoint_every=1, log_every=2, eval_every=2)  # what is logged, not what is learnt
+    assert fit(make_toy(), quiet, tmp_path, resume=True).step == 4
+    with caplog.at_level(logging.WARNING):
+        assert fit(make_toy(), toy_config(steps=6, checkpoint_every=2), tmp_path, resume=True,
+                   allow_changes=True).step == 6
+    assert "train.steps 4 -> 6" in caplog.text
+
+
+def test_exactness_changes_names_each_changed_field_of_data_optim_and_train():
+    saved = {"data": {"path": "a.txt"}, "optim": {"lr": 0.1}, "train": {"steps": 5, "log_every": 1}, "model": {"x": 1}}
+    current = {"data": {"path": "b.txt"}, "optim": {"lr": 0.1}, "train": {"steps": 5, "log_every": 9}, "model": {"x": 2}}
+    assert exactness_changes(saved, current) == ["data.path 'a.txt' -> 'b.txt'"]
+    assert exactness_changes({**saved, "data": None}, current) == ["data (the whole section)"]

@@ -78,7 +78,8 @@ def run_train(args: argparse.Namespace) -> int:
         with claim:  # before the data is loaded: a second run into this folder stops here
             seed_everything(config.train.seed)
             task = recipe.build_task(config)
-            result = fit(task, config, out, resume=args.resume, overwrite=args.overwrite, context=context)
+            result = fit(task, config, out, resume=args.resume, overwrite=args.overwrite,
+                         allow_changes=args.allow_changes, context=context)
     finally:
         shutdown_distributed(context)
     if context.is_main:
@@ -143,6 +144,9 @@ def add_train_parser(subparsers: Any, *, discover: bool) -> argparse.ArgumentPar
                        help="continue from the newest complete checkpoint in --out, or from CKPT")
         t.add_argument("--overwrite", action="store_true",
                        help="replace the run already in --out (its final/, checkpoints and metrics are deleted)")
+        t.add_argument("--allow-changes", action="store_true",
+                       help="with --resume: accept data, optim or train settings that differ from the checkpoint's "
+                            "(the run then no longer matches an uninterrupted one)")
         t.add_argument("--quiet", action="store_true", help="no progress bar")
         t.set_defaults(func=run_train)
     return p

@@ -56,6 +56,11 @@ CHECKPOINTS = "checkpoints"
 FINAL = "final"
 EMA = "ema"
 RUN_OUTPUTS = (FINAL, CHECKPOINTS, METRICS_NAME, "tensorboard")  # what a new run refuses to replace silently
+# Fields of the run config that a resumed run may change and still end with the uninterrupted run's weights
+# (grad_accum and parallel change only the order of float sums); any other change of the data, optim or train
+# sections breaks that (--allow-changes accepts it anyway).
+RESUME_SAFE = frozenset({"train.progress", "train.log_every", "train.eval_every", "train.eval_batches",
+                         "train.checkpoint_every", "train.grad_accum", "train.parallel"})
 
 
 class NonFiniteLossError(UserError):
@@ -102,6 +107,23 @@ def _check_players(players: list[Player]) -> None:
                 raise ValueError(f"a parameter belongs to both player {owner[id(param)]!r} and {player.name!r}")
 
 
+def exactness_changes(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    """The dotted fields of the data, optim and train sections that differ between two run configs (as
+    ``RunConfig.to_dict``) and break exact resume, as ``"optim.lr 0.01 -> 0.02"``."""
+    changes = []
+    for section in ("data", "optim", "train"):
+        old, new = saved.get(section), current.get(section)
+        if not isinstance(old, dict) or not isinstance(new, dict):
+            if old != new:
+                changes.append(f"{section} (the whole section)")
+            continue
+        for key in sorted(set(old) | set(new)):
+            name = f"{section}.{key}"
+            if name not in RESUME_SAFE and old.get(key) != new.get(key):
+                changes.append(f"{name} {old.get(key)!r} -> {new.get(key)!r}")
+    return changes
+
+
 def _unique_params(module: torch.nn.Module) -> list[torch.nn.Parameter]:
     seen, params = set(), []
     for p in module.parameters():
@@ -135,6 +157,7 @@ class Trainer:
                             "hold shards; use train.parallel=ddp or train.ema_decay=0")
         self.ema = WeightEMA(task.model, config.train.ema_decay) if config.train.ema_decay > 0 else None
         self.last_checkpoint: Optional[Path] = None
+        self.allow_changes = False
         self.history: list[dict[str, Any]] = []
 
     @property
@@ -171,6 +194,13 @@ class Trainer:
         if state.get("seed") != self.train_cfg.seed:
             raise UserError(f"checkpoint {folder} was trained with seed {state.get('seed')}, not "
                             f"{self.train_cfg.seed}; pass --seed {state.get('seed')} to resume it")
+        changes = exactness_changes(state.get("config", {}), self.config.to_dict())
+        if changes and not self.allow_changes:
+            raise UserError(f"checkpoint {folder} was trained with other settings ({'; '.join(changes)}), which "
+                            "break exact resume; pass the same options, or --allow-changes to continue anyway")
+        if changes:
+            logger.warning("resuming with changed settings (%s): the run will not match an uninterrupted one",
+                           "; ".join(changes))
         with self.parallel.full_state(self.optimizers):
             state, task_state = ckpt.load_checkpoint(folder, model=self.task.model, optimizers=self.optimizers)
         self.task.load_state_dict(task_state)
@@ -358,7 +388,9 @@ class Trainer:
 
     # --- the loop ----------------------------------------------------------------------------------
 
-    def fit(self, resume: Union[bool, str, Path] = False, *, overwrite: bool = False) -> FitResult:
+    def fit(self, resume: Union[bool, str, Path] = False, *, overwrite: bool = False,
+            allow_changes: bool = False) -> FitResult:
+        self.allow_changes = allow_changes
         if self.out_dir is None or not self.context.is_main:
             return self._fit(resume)
         with claim_run_folder(self.out_dir, outputs=RUN_OUTPUTS, resume=bool(resume), overwrite=overwrite):
@@ -414,6 +446,7 @@ def fit(
     *,
     resume: Union[bool, str, Path] = False,
     overwrite: bool = False,
+    allow_changes: bool = False,
     context: Optional[DistContext] = None,
 ) -> FitResult:
     """Train ``task`` as ``config`` says; write metrics, checkpoints and ``final/`` under ``out_dir``.
@@ -421,7 +454,8 @@ def fit(
     ``resume=True`` continues from the newest complete checkpoint in ``out_dir`` (from step 0 when there is
     none); a path resumes from that checkpoint. A new run into a folder that holds an earlier run's outputs is
     refused unless ``overwrite=True``, which deletes them; the folder is locked while the run lasts
-    (``archlab.train.run_folder``). ``context`` is the data-parallel group (one process by default).
+    (``archlab.train.run_folder``). A resume whose data, optim or train sections differ from the checkpoint's
+    in a field outside ``RESUME_SAFE`` is refused unless ``allow_changes=True``. ``context`` is the data-parallel group (one process by default).
     """
     trainer = Trainer(task, config, None if out_dir is None else Path(out_dir), context or DistContext())
-    return trainer.fit(resume, overwrite=overwrite)
+    return trainer.fit(resume, overwrite=overwrite, allow_changes=allow_changes)
