@@ -78,3 +78,28 @@ def test_sampling_is_seeded_and_filters_apply(arch):
         model.generate(prompt, -1)
     with pytest.raises(ValueError, match="top_p=0.0 must be in"):
         model.generate(prompt, 2, top_p=0.0)
+
+
+@pytest.mark.parametrize("arch", BUILDERS)
+def test_labels_out_of_range_are_refused_like_input_ids(arch):
+    model = build(arch)
+    x = ids(6, seed=3)
+    for bad in (VOCAB, -5):
+        labels = x.clone()
+        labels[1, 2] = bad
+        with pytest.raises(ValueError, match=rf"labels must be token ids in \[0, {VOCAB}\) or -100"):
+            model(x, labels=labels)
+    labels = x.clone()
+    labels[:, :2] = -100  # ignored positions stay allowed
+    assert torch.isfinite(model(x, labels=labels).loss)
+
+
+@pytest.mark.parametrize("arch", BUILDERS)
+def test_an_empty_sequence_gives_empty_logits_except_to_a_recurrent_cell(arch):
+    model = build(arch)
+    with torch.no_grad():
+        if arch in ("lstm", "gru"):  # a recurrent layer refuses length 0 by design (rnn.layers)
+            with pytest.raises(ValueError, match="length 0"):
+                model(ids(0))
+        else:
+            assert model(ids(0)).logits.shape == (3, 0, VOCAB)

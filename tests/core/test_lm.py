@@ -65,5 +65,14 @@ def test_generate_checks_the_prompt_and_new_tokens_fit():
         model.generate(prompt, 5)
     with pytest.raises(ValueError, match="max_new_tokens=-1 must be >= 0"):
         model.generate(prompt, -1)
-    with pytest.raises(ValueError, match="temperature=-1 must be >= 0"):
+    with pytest.raises(ValueError, match="temperature=-1 must be a finite number >= 0"):
         model.generate(prompt, 1, temperature=-1)
+    steps = model.steps
+    for temperature in (float("inf"), float("nan")):
+        with pytest.raises(ValueError, match=f"temperature={temperature} must be a finite number"):
+            model.generate(prompt, 1, temperature=temperature)
+    with pytest.raises(ValueError, match="top_k=2.5 must be an integer >= 1"):
+        model.generate(prompt, 1, top_k=2.5)
+    with pytest.raises(ValueError, match="length 0"):
+        model.generate(prompt[:, :0], 1)
+    assert model.steps == steps  # each refused before any decoding

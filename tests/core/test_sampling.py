@@ -90,7 +90,7 @@ def test_sampling_frequencies_follow_the_distribution():
 def test_invalid_arguments():
     logits = torch.zeros(1, 4)
     for kwargs, message in [
-        (dict(top_k=0), "top_k=0 must be >= 1"),
+        (dict(top_k=0), "top_k=0 must be an integer >= 1"),
         (dict(top_p=0.0), r"top_p=0.0 must be in \(0, 1\]"),
         (dict(top_p=1.5), r"top_p=1.5 must be in \(0, 1\]"),
     ]:
@@ -100,5 +100,5 @@ def test_invalid_arguments():
             sample_next_token(logits, **kwargs)
         with pytest.raises(ValueError, match=message):
             sample_next_token(logits, temperature=0, **kwargs)  # checked even when greedy
-    with pytest.raises(ValueError, match="temperature=-0.5 must be >= 0"):
+    with pytest.raises(ValueError, match="temperature=-0.5 must be a finite number >= 0"):
         sample_next_token(logits, temperature=-0.5)

@@ -24,12 +24,15 @@ import torch
 
 from archlab.core.attention import KVCache
 from archlab.core.losses import cross_entropy
-from archlab.core.sampling import sample_next_token
+from archlab.core.sampling import check_sampling, sample_next_token
+from archlab.core.tokens import check_labels
 
 
 def next_token_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Mean cross-entropy (nats) of ``logits`` (B, L, V) at ``labels`` (B, L), -100 ignored; the logits are
-    upcast to float32 once and the loss is ``core.losses.cross_entropy`` (fused backward)."""
+    upcast to float32 once and the loss is ``core.losses.cross_entropy`` (fused backward). Labels outside
+    [0, V) raise ``ValueError`` as input ids do (``core.tokens.check_labels``)."""
+    check_labels(labels, vocab_size=logits.shape[-1], shape=logits.shape[:2])
     return cross_entropy(logits.flatten(0, 1).float(), labels.flatten())  # (B*L, V), (B*L,)
 
 
@@ -65,6 +68,9 @@ class GenerationMixin:
         if max_new_tokens < 0:
             raise ValueError(f"max_new_tokens={max_new_tokens} must be >= 0")
         self.check_ids(input_ids, past=max_new_tokens)  # the prompt and the new tokens must fit the model
+        if input_ids.shape[1] == 0:
+            raise ValueError("input_ids has length 0: generate continues a prompt of at least one token")
+        check_sampling(temperature, top_k, top_p)
         out = input_ids
         if max_new_tokens == 0:
             return out

@@ -3,14 +3,24 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 
 def _check_filters(top_k: int | None, top_p: float | None) -> None:
-    if top_k is not None and top_k < 1:
-        raise ValueError(f"top_k={top_k} must be >= 1")
+    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
+        raise ValueError(f"top_k={top_k!r} must be an integer >= 1")
     if top_p is not None and not 0.0 < top_p <= 1.0:
         raise ValueError(f"top_p={top_p} must be in (0, 1]")
+
+
+def check_sampling(temperature: float, top_k: int | None, top_p: float | None) -> None:
+    """ValueError unless ``temperature`` is a finite number >= 0, ``top_k`` an integer >= 1 (or None) and
+    ``top_p`` in (0, 1] (or None): checked before any decoding, and again per token."""
+    if not math.isfinite(temperature) or temperature < 0:
+        raise ValueError(f"temperature={temperature} must be a finite number >= 0")
+    _check_filters(top_k, top_p)
 
 
 def filter_logits(logits: torch.Tensor, *, top_k: int | None = None, top_p: float | None = None) -> torch.Tensor:
@@ -42,9 +52,7 @@ def sample_next_token(
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """Next token ids (B,) from ``logits`` (B, V); ``temperature=0`` is greedy."""
-    if temperature < 0:
-        raise ValueError(f"temperature={temperature} must be >= 0")
-    _check_filters(top_k, top_p)
+    check_sampling(temperature, top_k, top_p)
     if temperature == 0:
         return logits.argmax(dim=-1)
     filtered = filter_logits(logits.float() / temperature, top_k=top_k, top_p=top_p)

@@ -149,6 +149,8 @@ class ConvAttention(nn.Module):
     def forward(self, x: torch.Tensor, *, cache: ConvAttentionState | None = None,
                 positions: torch.Tensor | None = None) -> torch.Tensor:
         length = x.shape[1]
+        if length == 0:
+            return x.new_zeros(x.shape)  # (B, 0, D): nothing to mix, and a cache stays as it was
         xt = x.transpose(1, 2)  # (B, L, D) -> (B, D, L)
         if cache is None:
             xc = self.conv(xt)[..., :length]  # (B, D, L + K - 1) -> (B, D, L): causal

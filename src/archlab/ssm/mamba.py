@@ -108,6 +108,8 @@ class MambaMixer(nn.Module):
         if x.dim() != 3 or x.shape[-1] != self.d_model:
             raise ValueError(f"Mamba input must be (batch, length, {self.d_model}), got shape {tuple(x.shape)}")
         length = x.shape[1]
+        if length == 0:
+            return x.new_zeros(x.shape)  # (B, 0, D): nothing to mix, and a state stays as it was
         x_in, z = self.in_proj(x).transpose(1, 2).chunk(2, dim=1)  # (B, L, 2E) -> (B, 2E, L) -> (B, E, L) x 2
         if state is None:
             xc = self.conv1d(x_in)[..., :length]  # (B, E, L + K - 1) -> (B, E, L): causal

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from archlab.core.block import Block
-from archlab.core.losses import cross_entropy
+from archlab.core.lm import next_token_loss
 from archlab.core.norm import RMSNorm
 from archlab.core.outputs import LMOutput
 from archlab.lab.experiment import SampledTask, quick_fit
@@ -145,5 +145,5 @@ class LTIStack(nn.Module):
         for block in self.blocks:
             h = block(h)
         logits = self.norm_f(h) @ self.embedding.weight.T  # (B, L, V)
-        loss = None if labels is None else cross_entropy(logits.flatten(0, 1), labels.flatten())
+        loss = None if labels is None else next_token_loss(logits, labels)
         return LMOutput(logits=logits, loss=loss)
