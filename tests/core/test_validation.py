@@ -84,3 +84,10 @@ def test_divisible():
         check_divisible(_Config(d_model=10, n_heads=4), "d_model", "n_heads")
     with _raises("batch_size=5 must be divisible by grad_accum=2"):
         check_divisible({"batch_size": 5, "grad_accum": 2}, "batch_size", "grad_accum")
+
+
+def test_an_infinity_fails_every_range_check():
+    for check in (lambda: check_positive({"lr": math.inf}), lambda: check_at_least({"eps": math.inf}, 0),
+                  lambda: check_optional_at_least({"d": math.inf}, 1)):
+        with pytest.raises(ValueError, match="=inf must be .* finite"):
+            check()

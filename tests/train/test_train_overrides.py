@@ -115,3 +115,19 @@ def test_configs_validate_their_fields():
         TrainConfig(device="tpu")
     with pytest.raises(ValueError, match=r"max_bytes=-1"):
         TextDataConfig(max_bytes=-1)
+
+
+@pytest.mark.parametrize("arch, key, value", [
+    ("gpt2", "optim.lr", "inf"), ("llama", "model.rope_base", "nan"), ("gpt2", "model.init_std", "inf"),
+    ("moe", "model.capacity_factor", "nan"), ("mamba", "model.init_std", "inf"), ("hybrid", "model.rope_base", "inf"),
+    ("gpt2", "optim.weight_decay", "inf"),
+])
+def test_a_non_finite_value_in_a_field_that_must_be_finite_is_one_line_and_exit_2(arch, key, value, tmp_path, capsys):
+    from archlab.cli import main
+
+    (tmp_path / "c.txt").write_text("some text\n" * 50)
+    argv = ["train", "lm", "--arch", arch, "--data", str(tmp_path / "c.txt"), "--out", str(tmp_path / "o"),
+            "--set", f"{key}={value}"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{key.split('.')[1]}={value}" in err and "finite" in err

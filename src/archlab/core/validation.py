@@ -9,6 +9,7 @@ the first bad one is reported.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -27,11 +28,18 @@ def _suffix(note: str) -> str:
     return f" {note}" if note else ""
 
 
+def _finite(value: Any) -> bool:
+    return not isinstance(value, float) or math.isfinite(value)
+
+
 def check_at_least(source: Any, minimum: int, *names: str, note: str = "") -> None:
-    """``{name}={value} must be >= {minimum}`` (then `` {note}``, if given) unless every field is >= ``minimum``."""
+    """``{name}={value} must be >= {minimum}`` (then `` {note}``, if given) unless every field is >= ``minimum``
+    and finite."""
     for name, value in _items(source, names):
         if not value >= minimum:
             raise ValueError(f"{name}={value} must be >= {minimum}{_suffix(note)}")
+        if not _finite(value):
+            raise ValueError(f"{name}={value} must be >= {minimum} and finite{_suffix(note)}")
 
 
 def check_optional_at_least(source: Any, minimum: int, *names: str, default: str | None = None) -> None:
@@ -41,13 +49,17 @@ def check_optional_at_least(source: Any, minimum: int, *names: str, default: str
     for name, value in _items(source, names):
         if value is not None and not value >= minimum:
             raise ValueError(f"{name}={value} must be >= {minimum}{_suffix(note)}")
+        if value is not None and not _finite(value):
+            raise ValueError(f"{name}={value} must be >= {minimum} and finite{_suffix(note)}")
 
 
 def check_positive(source: Any, *names: str) -> None:
-    """``{name}={value} must be > 0`` unless every field is > 0 (a NaN fails too)."""
+    """``{name}={value} must be > 0`` unless every field is > 0 and finite (a NaN or an infinity fails too)."""
     for name, value in _items(source, names):
         if not value > 0:
             raise ValueError(f"{name}={value} must be > 0")
+        if not _finite(value):
+            raise ValueError(f"{name}={value} must be > 0 and finite")
 
 
 def check_choices(source: Any, choices: Mapping[str, Iterable[str]], *, quote: bool = False) -> None:

@@ -63,8 +63,8 @@ class MoEOutput:
 
 def expert_capacity(n_tokens: int, n_experts: int, capacity_factor: float, top_k: int = 1) -> int:
     """Assignments one expert may take: ``ceil(top_k * n_tokens / n_experts * capacity_factor)``."""
-    if capacity_factor <= 0:
-        raise ValueError(f"capacity_factor={capacity_factor} must be > 0")
+    if not 0 < capacity_factor < math.inf:
+        raise ValueError(f"capacity_factor={capacity_factor} must be > 0 and finite")
     return math.ceil(top_k * n_tokens * capacity_factor / n_experts)
 
 
@@ -120,8 +120,8 @@ class MoELayer(nn.Module):
             raise ValueError(f"balance_loss={balance_loss!r} is not one of 'none', 'switch', 'shazeer'")
         if balance_loss == "shazeer" and router != "noisy_topk":
             raise ValueError(f"balance_loss='shazeer' needs router='noisy_topk' (its load estimator), got {router!r}")
-        if capacity_factor is not None and capacity_factor <= 0:
-            raise ValueError(f"capacity_factor={capacity_factor} must be > 0 (None: dropless)")
+        if capacity_factor is not None and not 0 < capacity_factor < math.inf:
+            raise ValueError(f"capacity_factor={capacity_factor} must be > 0 and finite (None: dropless)")
         if balance_coef < 0 or z_loss_coef < 0:
             raise ValueError(f"balance_coef={balance_coef} and z_loss_coef={z_loss_coef} must be >= 0")
         if n_shared_experts < 0:

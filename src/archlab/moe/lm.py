@@ -17,6 +17,7 @@ or expert-choice routing, tokens compete for experts within a forward and a cach
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -81,8 +82,8 @@ class MoELMConfig:
             raise ValueError(f"moe_every={self.moe_every} must be >= 0 (0: no MoE blocks)")
         check_choices(self, {"router": ROUTERS})
         check_optional_at_least(self, 1, "d_ff", "d_expert", "head_dim")
-        if self.capacity_factor is not None and self.capacity_factor <= 0:
-            raise ValueError(f"capacity_factor={self.capacity_factor} must be > 0 (None: dropless)")
+        if self.capacity_factor is not None and not 0 < self.capacity_factor < math.inf:
+            raise ValueError(f"capacity_factor={self.capacity_factor} must be > 0 and finite (None: dropless)")
         check_positive(self, "norm_eps", "init_std")
 
     @property

@@ -147,8 +147,8 @@ class ExpertChoiceRouter(nn.Module):
     def __init__(self, *, d_model: int, n_experts: int, capacity_factor: float = 1.0) -> None:
         super().__init__()
         _check_sizes(d_model, n_experts, 1)
-        if capacity_factor <= 0:
-            raise ValueError(f"capacity_factor={capacity_factor} must be > 0")
+        if not 0 < capacity_factor < math.inf:
+            raise ValueError(f"capacity_factor={capacity_factor} must be > 0 and finite")
         self.n_experts, self.capacity_factor = n_experts, capacity_factor
         self.weight = nn.Parameter(switch_init_(torch.empty(n_experts, d_model), d_model))  # (K, D)
 

@@ -107,8 +107,8 @@ class MambaLMConfig:
         check_positive(self, "norm_eps", "init_std", "dt_init_floor")
         if self.position == "sincos" and self.d_model % 2:
             raise ValueError(f"d_model={self.d_model} must be even for position='sincos'")
-        if self.rope_base <= 1:
-            raise ValueError(f"rope_base={self.rope_base} must be > 1")
+        if not 1 < self.rope_base < math.inf:
+            raise ValueError(f"rope_base={self.rope_base} must be > 1 and finite")
         check_at_least(self, 0, "attn_conv", note="(0: no convolution before attention)")
         if "attention" in self.layers:
             check_divisible(self, "d_model", "n_heads")

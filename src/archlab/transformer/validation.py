@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from archlab.core.validation import (check_at_least, check_choices, check_divisible, check_optional_at_least,
@@ -24,5 +25,5 @@ def check_stack_config(config: Any, choices: dict[str, tuple[str, ...]]) -> None
     if not 0.0 <= config.dropout < 1.0:
         raise ValueError(f"dropout={config.dropout} must be in [0, 1)")
     check_positive(config, "norm_eps", "init_std")
-    if config.rope_base <= 1:
-        raise ValueError(f"rope_base={config.rope_base} must be > 1")
+    if not 1 < config.rope_base < math.inf:
+        raise ValueError(f"rope_base={config.rope_base} must be > 1 and finite")
