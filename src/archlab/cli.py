@@ -20,6 +20,7 @@ from typing import Sequence
 from archlab import __version__
 from archlab.errors import UserError
 from archlab.outputs import check_output_dir
+from archlab.seed_option import SEED_MODULUS, seed_option
 from archlab.train.command import add_sample_parser, add_train_parser
 
 SCALES = ("quick", "full")
@@ -69,11 +70,11 @@ def _key_metric_text(result) -> str:
 
 
 def _seed_list(text: str) -> list[int]:
-    """The value of ``--seeds``: comma-separated ints (``0,1,2``), at least one, none repeated."""
+    """The value of ``--seeds``: comma-separated ints (``0,1,2``) taken modulo 2**64, at least one, none repeated."""
     from archlab.lab.seeds import validate_seeds
 
     try:
-        seeds = [int(part) for part in text.split(",")]
+        seeds = [int(part) % SEED_MODULUS for part in text.split(",")]  # the one rule of archlab.seed_option
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} must be comma-separated ints, e.g. 0,1,2") from None
     try:
@@ -91,7 +92,8 @@ def _seeds(args: argparse.Namespace) -> list[int]:
 
 def _add_seed_options(p: argparse.ArgumentParser) -> None:
     group = p.add_mutually_exclusive_group()
-    group.add_argument("--seed", type=int, metavar="N", help="run at this one seed (default: 0)")
+    group.add_argument("--seed", type=seed_option, metavar="N",
+                       help="run at this one seed, any integer, taken modulo 2**64 (default: 0)")
     group.add_argument("--seeds", type=_seed_list, metavar="N,N,...",
                        help="run at each of these seeds; a claim holds when its rule holds at every seed "
                             "(or at the share of seeds the claim itself states)")

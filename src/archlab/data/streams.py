@@ -25,7 +25,7 @@ import random
 import numpy as np
 import torch
 
-SEED_MODULUS = 2**64
+from archlab.seed_option import SEED_MODULUS
 
 
 def reduce_seed(seed: int) -> int:

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from archlab.errors import UserError
+from archlab.seed_option import seed_option
 from archlab.train.recipe import Recipe, all_recipes, samplers
 
 logger = logging.getLogger(__name__)
@@ -136,7 +137,8 @@ def add_train_parser(subparsers: Any, *, discover: bool) -> argparse.ArgumentPar
                        help=f"architecture (default: {next(iter(archs))})")
         first.add_arguments(t)
         t.add_argument("--steps", type=int, metavar="N", help="optimiser steps (train.steps)")
-        t.add_argument("--seed", type=int, metavar="N", help="seed of weights, data order and sampling (train.seed)")
+        t.add_argument("--seed", type=seed_option, metavar="N",
+                       help="seed of weights, data order and sampling, any integer, taken modulo 2**64 (train.seed)")
         t.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                        help="set a config value by dotted key, e.g. --set model.n_layers=4 --set optim.lr=3e-4")
         t.add_argument("--out", default=f"runs/{target}", metavar="DIR", help=f"output folder (default: runs/{target})")
@@ -164,6 +166,7 @@ def add_sample_parser(subparsers: Any, *, discover: bool) -> argparse.ArgumentPa
         t.add_argument("--ckpt", required=True, metavar="DIR",
                        help="a run folder, its final/ folder or a checkpoint folder")
         recipe.add_sample_arguments(t)
-        t.add_argument("--seed", type=int, default=0, metavar="N", help="seed of the sampler (default: 0)")
+        t.add_argument("--seed", type=seed_option, default=0, metavar="N",
+                       help="seed of the sampler, any integer, taken modulo 2**64 (default: 0)")
         t.set_defaults(func=run_sample)
     return p
