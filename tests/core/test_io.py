@@ -150,6 +150,17 @@ def test_invalid_or_mismatched_config_is_a_user_error(saved, change):
         DecoderLM.from_pretrained(path)
 
 
+@pytest.mark.parametrize("vocab_size", [10**12, 10**20])
+def test_a_config_asking_for_an_impossible_size_is_one_user_error(saved, vocab_size):
+    _, path = saved
+    meta = json.loads((path / CONFIG_NAME).read_text())
+    meta["config"]["vocab_size"] = vocab_size
+    (path / CONFIG_NAME).write_text(json.dumps(meta))
+    with pytest.raises(UserError, match=f"{path / CONFIG_NAME} asks for a model that cannot be built") as info:
+        DecoderLM.from_pretrained(path)
+    assert "\n" not in str(info.value)
+
+
 def test_corrupt_safetensors(saved):
     _, path = saved
     raw = (path / WEIGHTS_NAME).read_bytes()

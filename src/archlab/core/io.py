@@ -121,7 +121,12 @@ class PretrainedMixin:
             config = cls.config_from_saved(meta["config"])
         except (TypeError, ValueError, UserError) as err:
             raise UserError(f"{Path(directory) / CONFIG_NAME} holds an invalid config: {err}") from None
-        model = cls(config)  # type: ignore[call-arg]
+        try:
+            model = cls(config)  # type: ignore[call-arg]
+        except (RuntimeError, TypeError, OverflowError, MemoryError) as err:  # a size no memory can hold
+            first = str(err).splitlines()[0] if str(err) else type(err).__name__
+            raise UserError(f"{Path(directory) / CONFIG_NAME} asks for a model that cannot be built ({first}); "
+                            "the file is corrupt or was edited") from None
         _load_weights(model, Path(directory), device)  # type: ignore[arg-type]
         return model.to(device) if device is not None else model  # type: ignore[attr-defined]
 
