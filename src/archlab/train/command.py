@@ -37,10 +37,17 @@ logger = logging.getLogger(__name__)
 
 
 def _setup_logging(rank: int) -> None:
+    """Log lines through the console of the progress bar (``stderr_console``), so they print above it."""
+    from rich.logging import RichHandler
+
+    from archlab.train.progress import stderr_console
+
     root = logging.getLogger()
     if not root.handlers:
-        logging.basicConfig(level=logging.INFO if rank == 0 else logging.WARNING,
-                            format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+        handler = RichHandler(console=stderr_console(), show_time=False, show_path=False, markup=False)
+        handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+        root.addHandler(handler)
+        root.setLevel(logging.INFO if rank == 0 else logging.WARNING)
 
 
 def build_run_config(args: argparse.Namespace, recipe: Recipe) -> Any:
@@ -57,8 +64,22 @@ def build_run_config(args: argparse.Namespace, recipe: Recipe) -> Any:
     return apply_overrides(config, args.overrides)
 
 
+def config_lines(config: Any) -> list[str]:
+    """``key=value`` for every ``--set`` key of the run ``config``, with the value it holds."""
+    from archlab.train.overrides import valid_keys
+
+    lines = []
+    for key in valid_keys(config):
+        value = config
+        for part in key.split("."):
+            value = getattr(value, part)
+        lines.append(f"{key}={value}")
+    return lines
+
+
 def run_train(args: argparse.Namespace) -> int:
-    """``archlab train``: build the run config and the task, then ``fit``."""
+    """``archlab train``: build the run config and the task, then ``fit`` (with ``--print-config``: print the
+    run config, every ``--set`` key with its value, and stop)."""
     import torch
 
     from archlab.train.checkpoint import seed_everything
@@ -68,6 +89,9 @@ def run_train(args: argparse.Namespace) -> int:
 
     recipe = all_recipes()[args.target][args.arch]
     config = build_run_config(args, recipe)
+    if args.print_config:
+        sys.stdout.write("".join(line + "\n" for line in config_lines(config)))
+        return 0
     out = Path(args.out)
     device = config.train.device
     kind = "cuda" if device.startswith("cuda") or (device == "auto" and torch.cuda.is_available()) else "cpu"
@@ -122,6 +146,16 @@ def run_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def _state_defaults(parser: argparse.ArgumentParser) -> None:
+    """End the help of every option of ``parser`` that does not state its default with ``(default: ...)``."""
+    for action in parser._actions:
+        if not action.option_strings or action.required or isinstance(action, argparse._HelpAction):
+            continue
+        if "default" not in (action.help or "").lower():
+            shown = {False: "off", None: "none"}.get(action.default, action.default)
+            action.help = f"{action.help or action.dest.replace('_', ' ')} (default: {shown})"
+
+
 def add_train_parser(subparsers: Any, *, discover: bool) -> argparse.ArgumentParser:
     """Register ``train`` on an argparse subparsers object, one sub-command per discovered target; with
     ``discover=False`` by its name and help alone, for a command line that runs another command (discovering
@@ -150,6 +184,8 @@ def add_train_parser(subparsers: Any, *, discover: bool) -> argparse.ArgumentPar
                        help="with --resume: accept data, optim or train settings that differ from the checkpoint's "
                             "(the run then no longer matches an uninterrupted one)")
         t.add_argument("--quiet", action="store_true", help="no progress bar")
+        t.add_argument("--print-config", action="store_true",
+                       help="print the run config (every --set key with its value, defaults included) and exit")
         t.set_defaults(func=run_train)
     return p
 
@@ -168,5 +204,6 @@ def add_sample_parser(subparsers: Any, *, discover: bool) -> argparse.ArgumentPa
         recipe.add_sample_arguments(t)
         t.add_argument("--seed", type=seed_option, default=0, metavar="N",
                        help="seed of the sampler, any integer, taken modulo 2**64 (default: 0)")
+        _state_defaults(t)
         t.set_defaults(func=run_sample)
     return p

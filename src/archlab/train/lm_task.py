@@ -151,10 +151,12 @@ class LMRecipe:
     def add_sample_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--prompt", required=True, metavar="TEXT", help="the text the model continues")
         parser.add_argument("--tokens", type=int, default=200, metavar="N", help="bytes to generate (default: 200)")
-        parser.add_argument("--temperature", type=float, default=0.8, metavar="T", help="(default: 0.8)")
-        parser.add_argument("--top-k", type=int, default=None, metavar="K", help="keep the K likeliest bytes")
+        parser.add_argument("--temperature", type=float, default=0.8, metavar="T",
+                            help="divides the logits; 0 is greedy, higher is more varied (default: 0.8)")
+        parser.add_argument("--top-k", type=int, default=None, metavar="K",
+                            help="keep the K likeliest bytes (default: every byte)")
         parser.add_argument("--top-p", type=float, default=None, metavar="P",
-                            help="keep the likeliest bytes up to probability P (nucleus sampling)")
+                            help="keep the likeliest bytes up to probability P, nucleus sampling (default: 1, off)")
 
     def sample(self, model: torch.nn.Module, args: argparse.Namespace) -> str:
         """The prompt and its continuation by ``model``, for ``archlab sample lm``."""

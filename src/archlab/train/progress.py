@@ -8,11 +8,14 @@ the file reads as one uninterrupted run. Only rank 0 writes; other ranks get a d
 
 ``ProgressBar`` shows step, loss, the task's logged scalars (``LossOutput.logs``), tokens/s and time
 remaining; it is off when stderr is not a terminal or when the run asks for no progress
-(``train.progress=false``).
+(``train.progress=false``). It draws on ``stderr_console()``, the one rich console on stderr, through which
+``archlab train`` also sends its log lines, so that a line logged mid-run prints above the bar instead of
+breaking it.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -85,6 +88,14 @@ def read_metrics(directory: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+@functools.lru_cache(maxsize=None)
+def stderr_console() -> Any:
+    """The one rich ``Console`` on stderr shared by the progress bar and the log lines of a run."""
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
 class ProgressBar:
     """A rich progress bar over optimiser steps showing loss and tokens/s; a no-op when disabled."""
 
@@ -93,9 +104,7 @@ class ProgressBar:
         self._progress = None
         if not enabled:
             return
-        from rich.console import Console
-
-        console = console or Console(stderr=True)
+        console = console or stderr_console()
         if not console.is_terminal:
             return
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
