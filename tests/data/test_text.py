@@ -5,6 +5,7 @@ import math
 import os
 import subprocess
 import sys
+import tracemalloc
 
 import pytest
 import torch
@@ -156,3 +157,43 @@ def test_byte_codec_round_trip():
     assert tokens.dtype == torch.long and tokens.numel() == len(text.encode("utf-8"))
     assert int(tokens.max()) <= 255 and int(tokens.min()) >= 0
     assert decode_bytes(tokens) == text
+
+
+def test_a_cap_bounds_what_is_read_from_disk(tmp_path):
+    huge = tmp_path / "one-line.txt"
+    with open(huge, "wb") as f:  # 256 MB, one line, sparse on disk
+        f.write(b"x" * 100)
+        f.truncate(256 * 2**20)
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    for name in ("a.txt", "b.txt", "c.txt"):
+        os.link(huge, folder / name)
+    tracemalloc.start()
+    try:
+        single = text_corpus(huge, max_bytes=10_000)
+        several = text_corpus(folder, max_bytes=10_000)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(single.train) + len(single.val) == 10_000 and bytes(single.train[:100].tolist()) == b"x" * 100
+    assert len(several.train) + len(several.val) == 10_000
+    assert peak < 2**20  # bytes held by Python while loading: a few caps' worth, never the files
+
+
+def test_extensions_are_matched_case_insensitively(tmp_path):
+    for name, text in (("NOTES.TXT", "upper case notes "), ("more.Txt", "mixed case text "), ("skip.md", "markdown ")):
+        (tmp_path / name).write_text(text * 20)
+    corpus = text_corpus(tmp_path, extensions="txt")
+    text = decode_bytes(torch.cat((corpus.train, corpus.val)))
+    assert "upper case" in text and "mixed case" in text and "markdown" not in text
+    assert text_corpus(tmp_path, extensions=(".TXT",)).train.shape == corpus.train.shape
+
+
+def test_the_lm_data_config_chooses_the_extensions(tmp_path):
+    from archlab.train.lm_task import TextDataConfig, load_text
+
+    for name, text in (("a.rst", "restructured text "), ("b.txt", "plain text "), ("c.RST", "more rst ")):
+        (tmp_path / name).write_text(text * 20)
+    corpus = load_text(TextDataConfig(path=str(tmp_path), extensions="rst"))
+    text = decode_bytes(torch.cat((corpus.train, corpus.val)))
+    assert "restructured" in text and "more rst" in text and "plain text" not in text

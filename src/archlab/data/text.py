@@ -8,7 +8,9 @@ file contributes to both splits. Within each split, files are read in the order 
 so a ``max_bytes`` cap takes a spread-out sample of the corpus rather than its alphabetically first
 package. A single file is split by its tail: the last ``val_fraction`` of its bytes are validation.
 
-Files are concatenated as they are, with no separator. Nothing is cached on disk.
+Files are concatenated as they are, with no separator. Nothing is cached on disk. Reading is bounded: with a
+``max_bytes`` cap no more than the cap is read from disk (a huge one-line file costs its first bytes only).
+Extensions are matched case-insensitively (``txt`` finds ``NOTES.TXT``).
 """
 
 from __future__ import annotations
@@ -112,7 +114,7 @@ def _check_options(*, max_bytes: int | None, val_fraction: float) -> None:
 def _normalise_extensions(extensions: str | Sequence[str]) -> tuple[str, ...]:
     if isinstance(extensions, str):
         extensions = extensions.split(",")
-    suffixes = tuple(sorted({"." + e.strip().lstrip(".") for e in extensions if e.strip().lstrip(".")}))
+    suffixes = tuple(sorted({"." + e.strip().lstrip(".").lower() for e in extensions if e.strip().lstrip(".")}))
     if not suffixes:
         raise ValueError(f"extensions={extensions!r} must name at least one file extension, e.g. ('.txt',)")
     return suffixes
@@ -125,7 +127,7 @@ def _find_files(root: Path, suffixes: tuple[str, ...], skip_dirs: frozenset[str]
         dirnames[:] = [d for d in dirnames if not d.startswith(".") and d not in skip_dirs]
         relative_dir = Path(dirpath).relative_to(root)
         found.extend(
-            (relative_dir / f).as_posix() for f in filenames if f.endswith(suffixes) and not f.startswith(".")
+            (relative_dir / f).as_posix() for f in filenames if f.lower().endswith(suffixes) and not f.startswith(".")
         )
     return sorted(found)
 
@@ -152,17 +154,22 @@ def _split_files(files: list[str], val_fraction: float) -> tuple[list[str], list
     return sorted(train, key=order), sorted(val, key=order)
 
 
+def _read_head(path: Path, limit: int | None) -> bytes:
+    """The first ``limit`` bytes of ``path`` (all of it for None), reading no more than that from disk."""
+    with open(path, "rb") as f:
+        return f.read(-1 if limit is None else limit)
+
+
 def _read_files(root: Path, files: list[str], cap: int | None) -> bytes:
-    """The bytes of ``files`` concatenated in order, reading only as many files as ``cap`` needs."""
+    """The bytes of ``files`` concatenated in order, reading no more from disk than ``cap`` needs."""
     chunks: list[bytes] = []
     total = 0
     for f in files:
         if cap is not None and total >= cap:
             break
-        chunks.append((root / f).read_bytes())
+        chunks.append(_read_head(root / f, None if cap is None else cap - total))
         total += len(chunks[-1])
-    data = b"".join(chunks)
-    return data if cap is None else data[:cap]
+    return b"".join(chunks)
 
 
 def _to_tokens(data: bytes) -> Tensor:
@@ -192,7 +199,7 @@ def _corpus_from_files(
 
 
 def _corpus_from_file(path: Path, *, max_bytes: int | None, val_fraction: float) -> TokenDataset:
-    data = path.read_bytes()[:max_bytes]
+    data = _read_head(path, max_bytes)
     if len(data) < 4:
         raise UserError(f"text file {str(path)!r} holds {len(data)} bytes; pass a file with at least 4 bytes of text")
     n_val = max(2, math.ceil(len(data) * val_fraction))

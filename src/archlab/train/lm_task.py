@@ -24,7 +24,8 @@ from typing import Any, Callable, Iterator, Literal, Optional
 import torch
 from torch import Tensor
 
-from archlab.data.text import BYTE_VOCAB_SIZE, decode_bytes, encode_bytes, stdlib_corpus, text_corpus
+from archlab.data.text import (BYTE_VOCAB_SIZE, DEFAULT_EXTENSIONS, decode_bytes, encode_bytes, stdlib_corpus,
+                               text_corpus)
 from archlab.data.tokens import TokenDataset
 from archlab.errors import UserError
 from archlab.train.config import OptimConfig, RunConfig, TrainConfig
@@ -33,12 +34,13 @@ from archlab.train.task import LossOutput, Task
 
 @dataclass
 class TextDataConfig:
-    """Where the text comes from: ``path`` (a text file or a folder of .txt/.py/.md files) or, when it is
-    None, the built-in ``corpus`` (the Python standard library's source). ``max_bytes`` caps train plus
-    validation bytes (0: no cap); ``val_fraction`` is the share held out for evaluation; ``context`` is the
+    """Where the text comes from: ``path`` (a text file, or a folder of files ending in one of ``extensions``,
+    comma-separated and matched case-insensitively) or, when it is None, the built-in ``corpus`` (the Python
+    standard library's source). ``max_bytes`` caps train plus validation bytes read from disk (0: no cap); ``val_fraction`` is the share held out for evaluation; ``context`` is the
     length in bytes of each training sequence (``--set data.context=256``)."""
 
     path: Optional[str] = None
+    extensions: str = ",".join(e.lstrip(".") for e in DEFAULT_EXTENSIONS)
     corpus: Literal["stdlib"] = "stdlib"
     max_bytes: int = 2_000_000
     val_fraction: float = 0.05
@@ -60,7 +62,7 @@ def load_text(config: TextDataConfig) -> TokenDataset:
     cap = config.max_bytes or None
     if config.path is None:
         return stdlib_corpus(max_bytes=cap, val_fraction=config.val_fraction)
-    return text_corpus(config.path, max_bytes=cap, val_fraction=config.val_fraction)
+    return text_corpus(config.path, extensions=config.extensions, max_bytes=cap, val_fraction=config.val_fraction)
 
 
 class LMTask(Task):
