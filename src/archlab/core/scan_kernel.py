@@ -19,6 +19,11 @@ PyTorch headers (about a second), and loaded with ``ctypes``. Fast-math is used 
 so that ``exp`` vectorises through glibc's libmvec; the link step leaves it out so that loading the
 library does not switch the process to flush-denormals-to-zero. When there is no compiler, or compiling
 fails, or ``ARCHLAB_NO_KERNEL=1``, :func:`load` returns None and the caller falls back to PyTorch.
+
+Loading code from a cache is loading code: the library's name carries a key hashed from the source, the
+compiler, its flags and the CPU, and a record beside it (``.sha256``) holds the full key and the SHA-256 of the
+library as built. A library that does not match its record (another build, a corrupted or replaced file) is
+rebuilt, and a cache folder that another user owns or may write to is refused (the PyTorch fallback runs).
 """
 
 from __future__ import annotations
@@ -260,18 +265,45 @@ def _machine_key() -> str:
     return f"{platform.machine()}|{platform.system()}|{flags}"
 
 
-def _compile(target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
+def _file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _untrusted(folder: Path) -> str | None:
+    """Why code in ``folder`` must not be loaded (another user owns it or may write to it), or None."""
+    info = folder.stat()
+    if info.st_uid != os.getuid():
+        return f"{folder} belongs to another user (uid {info.st_uid})"
+    if info.st_mode & 0o022:
+        return f"{folder} is writable by other users (mode {oct(info.st_mode & 0o777)})"
+    return None
+
+
+def _record(target: Path) -> Path:
+    return target.with_suffix(".sha256")
+
+
+def _built_here(target: Path, key: str) -> bool:
+    """Whether ``target`` is the library that this source, compiler and flags built, as its record says."""
+    try:
+        return _record(target).read_text().split() == [key, _file_sha256(target)]
+    except OSError:
+        return False
+
+
+def _compile(target: Path, key: str, compiler: str) -> None:
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
         src, obj, lib = Path(tmp) / "scan.cpp", Path(tmp) / "scan.o", Path(tmp) / "scan.so"
         src.write_text(_SOURCE)
-        compiler = os.environ.get("CXX", "g++")
         for cmd in (
             [compiler, *_COMPILE_FLAGS, "-c", str(src), "-o", str(obj)],
             [compiler, str(obj), "-o", str(lib), *_LINK_FLAGS],
         ):
             subprocess.run(cmd, check=True, capture_output=True, timeout=300)
+        record = Path(tmp) / "record"
+        record.write_text(f"{key} {_file_sha256(lib)}\n")
         os.replace(lib, target)  # atomic: a concurrent loader sees no half-written library
+        os.replace(record, _record(target))
 
 
 @lru_cache(maxsize=1)
@@ -279,11 +311,19 @@ def load() -> ctypes.CDLL | None:
     """The compiled kernel library, building it on first use; None when it cannot be built."""
     if os.environ.get("ARCHLAB_NO_KERNEL") == "1":
         return None
-    key = hashlib.sha256("\0".join((_SOURCE, *_COMPILE_FLAGS, *_LINK_FLAGS, _machine_key())).encode()).hexdigest()
+    compiler = os.environ.get("CXX", "g++")
+    key = hashlib.sha256("\0".join((_SOURCE, compiler, *_COMPILE_FLAGS, *_LINK_FLAGS, _machine_key())).encode()
+                         ).hexdigest()
     target = _cache_dir() / f"selective_scan_{key[:16]}.so"
     try:
-        if not target.exists():
-            _compile(target)
+        target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        untrusted = _untrusted(target.parent)
+        if untrusted is not None:
+            logger.warning("selective scan kernel refused, using PyTorch fallback: %s; make it private "
+                           "(chmod go-w) or set ARCHLAB_CACHE to a folder of your own", untrusted)
+            return None
+        if not _built_here(target, key):
+            _compile(target, key, compiler)
         lib = ctypes.CDLL(str(target))
     except (OSError, subprocess.SubprocessError) as err:
         detail = getattr(err, "stderr", b"") or b""
