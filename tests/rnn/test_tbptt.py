@@ -7,10 +7,12 @@ import torch
 
 from archlab.cli import main
 from archlab.data.tokens import TokenDataset
+from archlab.errors import UserError
 from archlab.rnn.lm import RNNLM, RNNLMConfig
 from archlab.rnn.tbptt import TBPTTTask, stream_chunk
 from archlab.train.config import OptimConfig, RunConfig, TrainConfig
-from archlab.train.loop import fit
+from archlab.train.distributed import DistContext
+from archlab.train.loop import Trainer, fit
 
 B, L = 3, 5
 
@@ -43,6 +45,16 @@ def _task(cell="lstm", seed=0, eval_batches=3):
     torch.manual_seed(seed)
     model = RNNLM(RNNLMConfig(vocab_size=16, cell=cell, d_model=6, hidden_size=8, n_layers=2))
     return TBPTTTask(model, _data(), batch_size=B, context=L, seed=seed, eval_batches=eval_batches)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_data_parallel_training_is_refused_before_the_first_step(cell, tmp_path):
+    """The carried hidden state is one per stream of the global batch; DDP would need each rank to keep its own
+    rows and checkpoint them, so ``torchrun --arch lstm|gru`` stops before any work instead."""
+    task = _task(cell)
+    config = RunConfig(model=task.model.config, train=TrainConfig(steps=2, batch_size=B, device="cpu"))
+    with pytest.raises(UserError, match="TBPTTTask carries state from step to step.*without torchrun"):
+        Trainer(task, config, tmp_path, DistContext(rank=0, world_size=2))
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])

@@ -315,3 +315,9 @@ def test_exactness_changes_names_each_changed_field_of_data_optim_and_train():
     current = {"data": {"path": "b.txt"}, "optim": {"lr": 0.1}, "train": {"steps": 5, "log_every": 9}, "model": {"x": 2}}
     assert exactness_changes(saved, current) == ["data.path 'a.txt' -> 'b.txt'"]
     assert exactness_changes({**saved, "data": None}, current) == ["data (the whole section)"]
+
+
+def test_a_task_that_carries_state_is_refused_data_parallel_before_any_work(tmp_path):
+    with pytest.raises(UserError, match=r"CountingToyTask carries state from step to step \(steps_seen.*without torchrun"):
+        Trainer(make_toy(task_class=CountingToyTask), toy_config(), tmp_path, DistContext(rank=0, world_size=2))
+    assert not any(tmp_path.iterdir())

@@ -137,6 +137,11 @@ class Trainer:
     """The state of one run; ``fit`` is the public entry point."""
 
     def __init__(self, task: Task, config: RunConfig, out_dir: Optional[Path], context: DistContext) -> None:
+        carried = sorted(task.state_dict())
+        if carried and context.enabled:  # refused before any work, not at the first checkpoint
+            raise UserError(f"{type(task).__name__} carries state from step to step ({', '.join(carried)}: e.g. a "
+                            "recurrent hidden state), which data-parallel training does not split across processes "
+                            "yet; train it in one process, without torchrun")
         self.task, self.config, self.context = task, config, context
         self.out_dir = None if out_dir is None else Path(out_dir)
         self.train_cfg = config.train
