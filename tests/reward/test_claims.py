@@ -29,3 +29,24 @@ def test_student_t_items_have_heavy_tails():
     gaussian = PreferenceSetup(in_features=4).items(100_000, g)
     heavy = PreferenceSetup(in_features=4, tails=3).items(100_000, g)
     assert heavy.abs().max() > 3 * gaussian.abs().max()
+
+
+def test_swapping_chosen_and_rejected_flips_the_learned_ordering():
+    from archlab.data.streams import step_generator
+    from archlab.lab.experiment import quick_fit
+    from archlab.reward.features import FeatureReward, FeatureRewardConfig
+    from archlab.reward.recovery import spearman
+    from archlab.reward.synthetic import PairBatch
+    from archlab.reward.task import FeaturePairTask
+
+    setup, gold = PreferenceSetup(in_features=4), GoldReward(4, seed=0)
+    pairs = setup.pairs(1000, gold, step_generator(0, "pairs", 0))
+    items = setup.items(500, step_generator(0, "items", 0))
+    rho = {}
+    for name, train in (("as labelled", pairs), ("swapped", PairBatch(pairs.rejected, pairs.chosen, ~pairs.gold_rejected))):
+        torch.manual_seed(0)
+        model = FeatureReward(FeatureRewardConfig(in_features=4, hidden=16, n_layers=1))
+        quick_fit(FeaturePairTask(model, train, pairs, batch_size=64, seed=0), steps=150, lr=1e-2, batch_size=64, seed=0)
+        with torch.no_grad():
+            rho[name] = spearman(model(items), gold(items))
+    assert rho["as labelled"] > 0.7 and rho["swapped"] < -0.7
