@@ -54,7 +54,9 @@ def test_a_new_run_never_replaces_an_earlier_one_without_overwrite(tmp_path, cap
     assert [r["step"] for r in read_metrics(out)] == [1, 2]
 
 
-def test_an_empty_out_is_refused(tmp_path, capsys):
+def test_an_empty_out_and_resume_with_overwrite_are_refused(tmp_path, capsys):
     data = write_corpus(tmp_path / "c.txt")
     assert _train(data, "") == 2
     assert "--out '' is empty" in capsys.readouterr().err
+    assert _train(data, tmp_path / "run", "--resume", "--overwrite") == 2
+    assert "pass one of them" in capsys.readouterr().err and not (tmp_path / "run").exists()

@@ -1,10 +1,13 @@
-"""``archlab train <target>`` and ``archlab sample <target>``: the command-line face of the training loop.
+"""``archlab train <target>``, ``archlab sample <target>`` and ``archlab predict <target>``: the command-line face
+of the training loop.
 
     archlab train TARGET [--arch ARCH] [the target's own options] [--steps N] [--seed N] [--set key=value ...]
                          [--out DIR] [--resume [CKPT]] [--quiet]
     archlab sample TARGET --ckpt DIR [the sampler's own options] [--seed N]
+    archlab predict TARGET --ckpt DIR INPUT... [the predictor's own options]
     e.g. archlab train lm --arch llama --data PATH --steps 500
          archlab sample lm --ckpt runs/lm --prompt TEXT --tokens 200
+         archlab predict classify --ckpt runs/classify cat.png dog.jpg
 
 ``archlab train --help`` lists the targets, ``archlab train TARGET --help`` their architectures and options.
 They are not listed here: each family's ``recipes.py`` exports them as
@@ -12,7 +15,8 @@ They are not listed here: each family's ``recipes.py`` exports them as
 are discovered from ``claims.py``. A new family adds ``archlab train <its target> --arch <its model>`` by
 writing its ``recipes.py`` only. A recipe (``archlab.train.recipe.Recipe``) gives the run config's defaults
 and builds the task; it also brings the target's own options (``add_arguments`` / ``apply_arguments``:
-``--data PATH`` for ``lm``) and its sampler (``add_sample_arguments`` / ``sample``: text for ``lm``), so this
+``--data PATH`` for ``lm``), its sampler (``add_sample_arguments`` / ``sample``: text for ``lm``) and its
+predictor (``add_predict_arguments`` / ``predict``: the top classes of images for ``classify``), so this
 file builds one sub-command per target and knows none of them. The run config is the recipe's defaults,
 then ``--steps/--seed/--quiet``, then the recipe's options, then ``--set`` (dotted keys,
 ``archlab.train.overrides``). Under ``torchrun`` every process runs this command and the loop trains
@@ -31,7 +35,7 @@ from typing import Any
 
 from archlab.errors import UserError
 from archlab.seed_option import seed_option
-from archlab.train.recipe import Recipe, all_recipes, samplers
+from archlab.train.recipe import Recipe, all_recipes, predictors, samplers
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +91,8 @@ def run_train(args: argparse.Namespace) -> int:
     from archlab.train.loop import RUN_OUTPUTS, fit
     from archlab.train.run_folder import claim_run_folder
 
+    if args.resume and args.overwrite:
+        raise UserError("--resume continues the run in --out and --overwrite replaces it; pass one of them")
     recipe = all_recipes()[args.target][args.arch]
     config = build_run_config(args, recipe)
     if args.print_config:
@@ -143,6 +149,15 @@ def run_sample(args: argparse.Namespace) -> int:
 
     model = load_pretrained(resolve_model_dir(args.ckpt))
     sys.stdout.write(samplers()[args.target].sample(model, args) + "\n")
+    return 0
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    """``archlab predict``: load the model in ``--ckpt`` and write what the target's predictor returns."""
+    from archlab.core.io import load_pretrained
+
+    model = load_pretrained(resolve_model_dir(args.ckpt))
+    sys.stdout.write(predictors()[args.target].predict(model, args) + "\n")
     return 0
 
 
@@ -206,4 +221,21 @@ def add_sample_parser(subparsers: Any, *, discover: bool) -> argparse.ArgumentPa
                        help="seed of the sampler, any integer, taken modulo 2**64 (default: 0)")
         _state_defaults(t)
         t.set_defaults(func=run_sample)
+    return p
+
+
+def add_predict_parser(subparsers: Any, *, discover: bool) -> argparse.ArgumentParser:
+    """Register ``predict`` on an argparse subparsers object, one sub-command per target that has a predictor;
+    with ``discover=False`` by its name and help alone, as ``add_train_parser``."""
+    p = subparsers.add_parser("predict", help="apply a trained model to inputs (e.g. the top classes of images)")
+    if not discover:
+        return p
+    targets = p.add_subparsers(dest="target", metavar="TARGET", required=True)
+    for target, recipe in predictors().items():
+        t = targets.add_parser(target, help=f"predict with {recipe.summary}")
+        t.add_argument("--ckpt", required=True, metavar="DIR",
+                       help="a run folder, its final/ folder or a checkpoint folder")
+        recipe.add_predict_arguments(t)
+        _state_defaults(t)
+        t.set_defaults(func=run_predict)
     return p
