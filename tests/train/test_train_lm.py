@@ -14,7 +14,7 @@ import torch
 
 from archlab.cli import main
 from archlab.train.progress import read_metrics
-from archlab.transformer.lm import DecoderLM
+from archlab.transformer.lm import DecoderLM, gpt2_config
 
 TINY = [
     "--set", "model.d_model=32", "--set", "model.n_layers=1", "--set", "model.n_heads=2",
@@ -153,3 +153,22 @@ def test_a_diverging_run_stops_with_one_line_naming_the_step(run, tmp_path, caps
     assert last.name == f"step-{step - 1:07d}" and str(last) in line
     assert read_trainer_state(last)["step"] == step - 1
     assert not (out / "final").exists()
+
+
+@pytest.mark.parametrize("options, fragment", [
+    (["--temperature", "inf"], "temperature=inf must be a finite number"),
+    (["--temperature", "nan"], "temperature=nan must be a finite number"),
+    (["--top-k", "2.5"], "--top-k: invalid int value: '2.5'"),
+    (["--prompt", ""], "--prompt must not be empty"),
+])
+def test_sample_refuses_a_non_finite_temperature_a_non_integer_top_k_and_an_empty_prompt(tmp_path, capsys,
+                                                                                         options, fragment):
+    torch.manual_seed(0)
+    DecoderLM(gpt2_config(vocab_size=256, max_seq_len=32, d_model=16, n_layers=1, n_heads=2)).save_pretrained(tmp_path)
+    argv = ["sample", "lm", "--ckpt", str(tmp_path), "--prompt", "ab", "--tokens", "3", *options]
+    try:
+        code = main(argv)
+    except SystemExit as exit_info:  # argparse's own refusals
+        code = exit_info.code
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and fragment in err
