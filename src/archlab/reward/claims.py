@@ -6,6 +6,7 @@ from __future__ import annotations
 from archlab.lab.registry import claim
 from archlab.reward.overoptimization import RULE as OVEROPTIMIZATION_RULE
 from archlab.reward.overoptimization import overoptimization
+from archlab.reward.recovery import RECOVERY_RULE, bradley_terry_recovers
 
 claim(
     "reward.overoptimization",
@@ -15,3 +16,12 @@ claim(
     rule=OVEROPTIMIZATION_RULE,
     threads=1,
 )(overoptimization)
+
+claim(
+    "reward.bradley-terry-recovers",
+    statement="A reward model fitted by the Bradley-Terry likelihood on pairs labelled by a gold reward recovers the "
+    "gold ranking of held-out items, better with more pairs.",
+    source="Bradley and Terry 1952; Stiennon et al. 2020; Ouyang et al. 2022 (InstructGPT)",
+    rule=RECOVERY_RULE,
+    threads=1,
+)(bradley_terry_recovers)
