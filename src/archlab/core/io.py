@@ -84,7 +84,7 @@ def read_config(directory: str | Path) -> dict[str, Any]:
     return meta
 
 
-def _load_weights(model: nn.Module, directory: Path, device: torch.device | str | None) -> None:
+def load_weights(model: nn.Module, directory: Path, device: torch.device | str | None) -> None:
     path = directory / WEIGHTS_NAME
     if not path.is_file():
         raise UserError(f"no {WEIGHTS_NAME} in {directory}: the save is incomplete")
@@ -127,7 +127,7 @@ class PretrainedMixin:
             first = str(err).splitlines()[0] if str(err) else type(err).__name__
             raise UserError(f"{Path(directory) / CONFIG_NAME} asks for a model that cannot be built ({first}); "
                             "the file is corrupt or was edited") from None
-        _load_weights(model, Path(directory), device)  # type: ignore[arg-type]
+        load_weights(model, Path(directory), device)  # type: ignore[arg-type]
         return model.to(device) if device is not None else model  # type: ignore[attr-defined]
 
 

@@ -27,7 +27,7 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from archlab.core.io import PretrainedMixin, _load_weights, read_config
+from archlab.core.io import PretrainedMixin, load_weights, read_config
 from archlab.core.validation import check_at_least, check_choices
 from archlab.errors import UserError
 
@@ -151,7 +151,7 @@ class RewardModel(PretrainedMixin, nn.Module):
         except (TypeError, ValueError, UserError) as err:
             raise UserError(f"{Path(directory) / 'config.json'} holds an invalid config: {err}") from None
         model = cls.from_config(config)
-        _load_weights(model, Path(directory), device)
+        load_weights(model, Path(directory), device)
         return model.to(device) if device is not None else model
 
 
