@@ -31,21 +31,22 @@ MoE layer in every block, dropless, Switch loss at Fedus et al.'s 1e-2; d_model 
 AdamW lr 3e-3 after a linear warmup of 200 steps (both models). Quick scale: 800 steps of 16 x 64 bytes, one
 seed per run; full scale: 5000 steps, three seeds.
 
-The warmup is what makes the comparison sound (issue 20). With a 20-step warmup the MoE lost at seeds 1 and 2
-(MoE minus dense +0.041 and +0.097 nats/byte; seed 0 -0.003): at full learning rate from step 20, Adam moves
-every router weight (initial scale 0.02) by about the learning rate per step, and within 30 steps the routers
-send nearly every token to one expert (seed 2: max/mean load of the training batch 7.8, of at most 8 for top-2
-of 16); the Switch loss at 1e-2 does not undo that lock-in, and MoE trails from the first 100 steps. Measured at
-seed 2, 800 steps, validation cross-entropy (dense 1.769 with that warmup): MoE 1.866; gates scaled by top_k
-(MoE output the sum of the two experts, as the dense feed-forward is) 1.876; balancing coefficient 0.1 1.914;
-the routers' learning rate alone divided by 10 1.789 (better, still behind); a 200-step warmup 1.656. At 300
-steps, ST-MoE's z-loss 1e-3 (2.453) and loss-free bias balancing (2.440) were no better than none (2.463). With
-the 200-step warmup the batch load peaks at 4.4 (step 50) and the gap holds at every seed: dense then MoE,
-seed 0 1.736 vs 1.641, seed 1 1.734 vs 1.642, seed 2 1.763 vs 1.656; the dense model gains from the warmup too
-(seed 2: 1.769 to 1.763). The validation loads stay uneven (max/mean 3-5): the gain needs the routers not to
-lock in early, not an even load. Earlier: 32 experts of width 32, top-4, were no better than 16 of width 64;
-Switch top-1 of 8 experts of width 128 lost (1.855 vs 2.135: its gate is the router probability, about 1/8
-at initialisation, so the expert output starts scaled down eightfold).
+The warmup is what makes the comparison sound (issue 20). With a 20-step warmup the MoE lost at seeds 1 and 2 (MoE
+minus dense +0.041 and +0.097 nats/byte; seed 0 -0.003): at full learning rate from step 20, Adam moves every
+router weight (initial scale 0.02) by about the learning rate per step, and within 30 steps the routers send nearly
+every token to one expert (seed 2: max/mean load of the training batch 7.8, of at most 8 for top-2 of 16); the
+Switch loss at 1e-2 does not undo that lock-in, and MoE trails from the first 100 steps. Measured at seed 2, 800
+steps, validation cross-entropy (dense 1.769 with that warmup): MoE 1.866; gates scaled by top_k (MoE output the
+sum of the two experts, as the dense feed-forward is) 1.876; balancing coefficient 0.1 1.914; the routers' learning
+rate alone divided by 10 (a 0.1 multiplier on their logits) 1.789 (better, still behind); a 200-step warmup 1.656.
+At 300 steps, ST-MoE's z-loss 1e-3 (2.453) and loss-free bias balancing with gamma 1e-3 (2.440) were no better than
+none (2.463). With the 200-step warmup the batch load peaks at 4.4 in the first 120 steps (seed 2, logged every 10)
+and the gap holds at every seed: dense then MoE, seed 0 1.736 vs 1.641, seed 1 1.734 vs 1.642, seed 2 1.763 vs
+1.656 (one thread; ``archlab run`` with torch's default threads read 1.736 vs 1.642, 1.734 vs 1.641, 1.763 vs
+1.668); the dense model gains from the warmup too (seed 2: 1.769 to 1.763). The validation loads stay uneven
+(max/mean 3-5): the gain needs the routers not to lock in early, not an even load. Earlier: 32 experts of width 32,
+top-4, were no better than 16 of width 64; Switch top-1 of 8 experts of width 128 lost (1.855 vs 2.135: its gate is
+the router probability, about 1/8 at initialisation, so the expert output starts scaled down eightfold).
 """
 
 from __future__ import annotations
