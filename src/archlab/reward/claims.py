@@ -4,6 +4,7 @@ from issue 17 before the first run."""
 from __future__ import annotations
 
 from archlab.lab.registry import claim
+from archlab.reward.label_noise import NOISE_RULE, label_noise
 from archlab.reward.overoptimization import RULE as OVEROPTIMIZATION_RULE
 from archlab.reward.overoptimization import overoptimization
 from archlab.reward.recovery import RECOVERY_RULE, bradley_terry_recovers
@@ -25,3 +26,13 @@ claim(
     rule=RECOVERY_RULE,
     threads=1,
 )(bradley_terry_recovers)
+
+claim(
+    "reward.label-noise",
+    statement="Labels flipped at rate e cap a Bradley-Terry proxy's agreement with those labels near 1 - e, while the "
+    "ordering it learns from them still matches the gold ordering.",
+    source="Gao, Schulman, Hilton 2023 (arXiv 2210.10760, synthetic gold labeller); Natarajan et al. 2013 (learning "
+    "with noisy labels)",
+    rule=NOISE_RULE,
+    threads=1,
+)(label_noise)
