@@ -27,6 +27,14 @@ def test_errors_name_the_line_and_the_field(tmp_path, line, fragment):
         read_preferences(path)
 
 
+def test_a_broken_line_is_named_by_its_line_in_the_file(tmp_path):
+    path = tmp_path / "prefs.jsonl"
+    good = '{"prompt": "p", "chosen": "c", "rejected": "r"}\n'
+    path.write_text(good + "\n" + good + "chosen: c, rejected: r\n" + good)  # blank lines count: the bad one is line 4
+    with pytest.raises(UserError, match=r"^prefs.jsonl line 4: not valid JSON \(Expecting value at column 1\)$"):
+        read_preferences(path)
+
+
 def test_missing_and_empty_files(tmp_path):
     with pytest.raises(UserError, match="does not exist"):
         read_preferences(tmp_path / "none.jsonl")

@@ -75,7 +75,8 @@ def build_reward_model(config: RewardBackboneConfig) -> RewardModel:
     from archlab.interop import from_transformers
 
     if config.backbone == "minilm":
-        reference = transformers.BertModel.from_pretrained(str(minilm_directory()), add_pooling_layer=False)
+        # with its pooler, which the conversion leaves out, so transformers reports no unexpected weights
+        reference = transformers.BertModel.from_pretrained(str(minilm_directory()))
         backbone = from_transformers(reference)
         return RewardModel(backbone, backbone.config.d_model, pooling="pooled", tokenizer="minilm")
     reference = transformers.LlamaModel(transformers.LlamaConfig(
