@@ -24,17 +24,38 @@ def test_train_classify_on_digits_writes_accuracy_and_a_confusion_matrix(arch, t
     assert (out / "final" / "confusion.png").stat().st_size > 0
 
 
-def test_train_on_a_folder_then_sample_the_top_classes(tmp_path, capsys, image_folder):
+def test_train_on_a_folder_then_predict_the_top_classes(tmp_path, capsys, image_folder):
     root = image_folder(tmp_path / "pets", classes=("cat", "dog", "owl"))
     out = tmp_path / "run"
     assert main(["train", "classify", "--arch", "resnet", "--data", str(root), "--image-size", "8", "--augment",
                  "standard", "--steps", "2", "--quiet", "--out", str(out), "--set", "train.batch_size=4"]) == 0
     capsys.readouterr()
-    assert main(["sample", "classify", "--ckpt", str(out), str(root / "cat" / "0.png"),
+    assert main(["predict", "classify", "--ckpt", str(out), str(root / "cat" / "0.png"),
                  str(root / "owl" / "1.png"), "--top", "5"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0].endswith("0.png") and len(lines) == 2 * (1 + 3)  # 3 classes: top-5 shows all 3
     assert {line.split()[1] for line in lines[1:4]} == {"cat", "dog", "owl"}
+
+
+def test_predict_prints_the_top_5_digits_and_classify_offers_no_sampler(tmp_path, capsys):
+    import numpy as np
+    from PIL import Image
+
+    from archlab.train.recipe import predictors, samplers
+
+    assert "classify" in predictors() and "classify" not in samplers()  # a classifier predicts, it does not sample
+    out = tmp_path / "run"
+    assert main(["train", "classify", "--arch", "lenet", "--steps", "2", "--quiet", "--out", str(out),
+                 "--set", "train.batch_size=8"]) == 0
+    image = tmp_path / "seven.png"
+    Image.fromarray(np.full((8, 8), 200, dtype=np.uint8)).save(image)
+    capsys.readouterr()
+    assert main(["predict", "classify", "--ckpt", str(out), str(image)]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0] == str(image) and len(lines) == 1 + 5  # ten digit classes: the default shows the top 5
+    probabilities = [float(line.split()[-1]) for line in lines[1:]]
+    assert probabilities == sorted(probabilities, reverse=True)
+    assert {line.split()[1] for line in lines[1:]} <= {str(d) for d in range(10)}
 
 
 def test_bad_input_is_a_one_line_error(tmp_path, capsys, image_folder):
@@ -52,5 +73,5 @@ def test_bad_input_is_a_one_line_error(tmp_path, capsys, image_folder):
     assert "bad.png" in err and "--skip-bad" in err
     assert main(["train", "classify", "--data", str(root), "--skip-bad", "--image-size", "8", "--steps", "1",
                  "--quiet", "--out", str(tmp_path / "r3"), "--set", "train.batch_size=4"]) == 0
-    assert main(["sample", "classify", "--ckpt", str(tmp_path / "r3"), str(tmp_path / "missing.png")]) == 2
+    assert main(["predict", "classify", "--ckpt", str(tmp_path / "r3"), str(tmp_path / "missing.png")]) == 2
     assert "cannot read image" in capsys.readouterr().err

@@ -1,14 +1,14 @@
 """Training targets by convention: the ``Recipe`` a family exports, and the registry over every family's.
 
-A family makes ``archlab train TARGET --arch ARCH`` (and ``archlab sample TARGET``) work by one module-level
-mapping in its ``recipes.py``, from a target to its architectures to a recipe object::
+A family makes ``archlab train TARGET --arch ARCH`` (and ``archlab sample TARGET``, ``archlab predict TARGET``)
+work by one module-level mapping in its ``recipes.py``, from a target to its architectures to a recipe object::
 
     RECIPES = {"lm": {"gpt2": lm_recipe("gpt2"), "llama": lm_recipe("llama")}}
 
 Several families may add architectures to one target (``lm`` has gpt2 and llama from the transformer family,
 moe, mamba, hybrid, lstm, gru from three others); one architecture of one target belongs to one family, and a
 second is an error naming both (``archlab.families.merge_family_tables``). The recipes of one target share its
-command line: the same ``add_arguments`` / ``apply_arguments`` and the same sampler, checked here.
+command line: the same ``add_arguments`` / ``apply_arguments``, the same sampler and predictor, checked here.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ if TYPE_CHECKING:  # annotations only: importing this module imports neither tor
     from archlab.train.task import Task
 
 # The methods that make a target's command line; every recipe of one target has the same functions for them.
-COMMAND_LINE = ("add_arguments", "apply_arguments", "add_sample_arguments", "sample")
+COMMAND_LINE = ("add_arguments", "apply_arguments", "add_sample_arguments", "sample", "add_predict_arguments",
+                "predict")
 
 
 class Recipe(Protocol):
@@ -39,6 +40,9 @@ class Recipe(Protocol):
       given the model loaded from ``--ckpt`` and the seed in ``args.seed``; it returns what the command writes
       to stdout (``lm``: the prompt and its continuation; an image target: the path of the PNG grid it wrote).
       A target with nothing to sample (a classifier) leaves both out and ``archlab sample`` does not offer it.
+    - ``add_predict_arguments(parser)`` / ``predict(model, args) -> str``: the predictor of ``archlab predict``,
+      given the model loaded from ``--ckpt`` and its inputs (a classifier: image paths; it returns each one's
+      top classes). Optional as the sampler: only targets that define it are offered.
     """
 
     summary: str
@@ -77,7 +81,16 @@ def all_recipes() -> dict[str, dict[str, Recipe]]:
     return targets
 
 
+def _first_having(method: str) -> dict[str, Recipe]:
+    return {target: first for target, archs in all_recipes().items()
+            if hasattr(first := next(iter(archs.values())), method)}
+
+
 def samplers() -> dict[str, Recipe]:
     """``{target: recipe}`` for the targets that have a sampler (``archlab sample``), the first recipe of each."""
-    return {target: first for target, archs in all_recipes().items()
-            if hasattr(first := next(iter(archs.values())), "sample")}
+    return _first_having("sample")
+
+
+def predictors() -> dict[str, Recipe]:
+    """``{target: recipe}`` for the targets that have a predictor (``archlab predict``), the first recipe of each."""
+    return _first_having("predict")

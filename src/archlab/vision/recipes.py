@@ -1,5 +1,5 @@
 """Training recipes of the vision family: ``archlab train classify --arch lenet|plain|resnet|convnext|vit
---data digits|FOLDER`` and ``archlab sample classify --ckpt DIR IMAGE...`` (the top classes of each image).
+--data digits|FOLDER`` and ``archlab predict classify --ckpt DIR IMAGE...`` (the top-5 classes of each image).
 
 ``--data digits`` (the default) trains on scikit-learn's 8x8 digits (``archlab.data.images``); a folder path
 trains on a user's images (``archlab.vision.folder``: one subfolder per class, resized to ``--image-size``,
@@ -128,11 +128,11 @@ class ClassifyRecipe:
             raise UserError(str(err)) from None
         return dataclasses.replace(config, data=data)
 
-    def add_sample_arguments(self, parser: argparse.ArgumentParser) -> None:
+    def add_predict_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files to classify")
         parser.add_argument("--top", type=int, default=5, metavar="K", help="classes shown per image (default: 5)")
 
-    def sample(self, model: torch.nn.Module, args: argparse.Namespace) -> str:
+    def predict(self, model: torch.nn.Module, args: argparse.Namespace) -> str:
         """The ``--top`` classes of each image with their probabilities, one block per image."""
         from archlab.train.command import resolve_model_dir
 

@@ -6,7 +6,7 @@ The batch of step ``s`` is ``batch_size`` training images drawn with replacement
 given: a pure function of the seed and the step, as the loop's exact resume needs. The loss is the mean
 cross-entropy; accuracy is logged beside it. Evaluation runs over the whole test split (``val_loss``,
 ``val_accuracy``). Every saved model folder also holds ``classes.json`` (class names, image size and channels:
-what ``archlab sample classify`` needs to read new images), ``evaluation.json`` (test accuracy and the
+what ``archlab predict classify`` needs to read new images), ``evaluation.json`` (test accuracy and the
 confusion matrix, rows the true class, columns the predicted one) and ``confusion.png``.
 """
 
