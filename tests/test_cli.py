@@ -52,7 +52,10 @@ def test_atlas_progress_table_and_files(demo_registry, capsys, tmp_path):
     for i, claim_id in enumerate(["demo.fails", "demo.noise-mean", "demo.raises", "extra.constant"], start=1):
         assert f"[{i}/4] {claim_id}" in out
     assert "2 / 4 claims hold" in out and "RuntimeError: boom" in out
-    assert {"index.html", "results.json"} <= {p.name for p in tmp_path.iterdir()}
+    assert "claim time 0.0 / 20 min budget" in out
+    assert {"index.html", "demo.html", "extra.html", "results.json"} <= {p.name for p in tmp_path.iterdir()}
+    assert main(["atlas", "--only", "extra,demo", "--claims", "demo.fails", "--out", str(tmp_path)]) == 0
+    assert "[4/4] extra.constant" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
@@ -60,6 +63,8 @@ def test_atlas_progress_table_and_files(demo_registry, capsys, tmp_path):
     [
         (["run", "nosuch.claim"], ["unknown claim id 'nosuch.claim'", "demo.noise-mean"]),
         (["atlas", "--only", "nosuchfamily"], ["family='nosuchfamily'", "demo, extra"]),
+        (["atlas", "--only", "extra,nosuchfamily"], ["family='nosuchfamily'"]),
+        (["atlas", "--claims", "demo.nosuch"], ["unknown claim id 'demo.nosuch'", "demo.noise-mean"]),
         (["list", "--family", "nosuchfamily"], ["family='nosuchfamily'"]),
         (["bench", "nosuch"], ["unknown benchmark 'nosuch'", "lm-train"]),
     ],

@@ -4,8 +4,9 @@ Mistakes a user can make (an unknown claim, family or benchmark, a bad option va
 one line, ``archlab: error: ...``, and exit with code 2; set ``ARCHLAB_DEBUG=1`` to see the traceback
 instead. A command that writes checks its ``--out`` folder before any work (``archlab.outputs``), and an
 ``OSError`` that still escapes (a full disk) is one line with exit code 2 too. A claim's verdict is a result,
-not an error: ``run`` and ``atlas`` exit 0 whether claims hold
-or not. torch, matplotlib and rich are imported inside the commands that need them, so that
+not an error: ``run`` and ``atlas`` exit 0 whether claims hold or not, except that ``atlas`` exits 1, with one
+line naming them, when claims that held in the earlier atlas of its ``--out`` folder no longer hold (a regression,
+caught like a failing test). torch, matplotlib and rich are imported inside the commands that need them, so that
 ``archlab --help`` starts at once; the ``train``, ``sample`` and ``predict`` targets, which import every family's
 ``recipes.py`` and torch with them, are discovered only when the command line names that command.
 """
@@ -168,14 +169,33 @@ def cmd_run(args: argparse.Namespace) -> int:
 # -- atlas --------------------------------------------------------------------------------------------
 
 
+def _names(text: str) -> list[str]:
+    """The value of ``--only`` / ``--claims``: comma-separated names, at least one."""
+    names = [part.strip() for part in text.split(",")]
+    if not all(names):
+        raise argparse.ArgumentTypeError(f"{text!r} must be comma-separated names, none empty")
+    return names
+
+
+def _budget_text(seconds: float, scale: str) -> str:
+    """The claim time so far, against the quick atlas's budget: ``claim time 3.2 / 20 min``."""
+    from archlab.atlas.build import CLAIM_TIME_BUDGET_S
+
+    if scale != "quick":
+        return f"claim time {seconds / 60:.1f} min"
+    colour = "red" if seconds > CLAIM_TIME_BUDGET_S else "default"
+    return f"[{colour}]claim time {seconds / 60:.1f} / {CLAIM_TIME_BUDGET_S / 60:.0f} min budget[/]"
+
+
 def cmd_atlas(args: argparse.Namespace) -> int:
     from rich.table import Table
 
-    from archlab.atlas.build import run_atlas
-    from archlab.atlas.html import seeds_text
+    from archlab.atlas.build import CLAIM_TIME_BUDGET_S, run_atlas
+    from archlab.atlas.html import change_text, seeds_text
 
     console = _console()
     status = console.status("")
+    elapsed = [0.0]
 
     def on_start(i: int, n: int, claim) -> None:
         status.update(f"[{i}/{n}] running {claim.id} ...")
@@ -183,15 +203,17 @@ def cmd_atlas(args: argparse.Namespace) -> int:
     def on_result(i: int, n: int, result) -> None:
         slow = " [yellow](a seed over 60 s)[/]" if result.scale == "quick" and any(
             run.seconds > 60 for run in result.runs) else ""
-        detail = _plain(result.error) if result.error is not None else _key_metric_text(result)
+        detail = _plain(result.error or result.skipped or "") or _key_metric_text(result)
+        elapsed[0] += result.seconds
         console.print(
             f"[{i}/{n}] {result.id}  {_verdict_markup(result)}  {seeds_text(result)}  {detail}  "
-            f"{result.seconds:.1f} s{slow}"
+            f"{result.seconds:.1f} s{slow}  ({_budget_text(elapsed[0], args.scale)})"
         )
 
     with status:
-        results = run_atlas(args.scale, family=args.only, seeds=_seeds(args), out=args.out,
-                            on_start=on_start, on_result=on_result)
+        atlas = run_atlas(args.scale, families=args.only, claim_ids=args.claims, seeds=_seeds(args), out=args.out,
+                          on_start=on_start, on_result=on_result)
+    results = atlas.ran
 
     table = Table(title=f"{sum(r.holds for r in results)} / {len(results)} claims hold", title_justify="left")
     table.add_column("claim", no_wrap=True)
@@ -203,8 +225,22 @@ def cmd_atlas(args: argparse.Namespace) -> int:
         table.add_row(r.id, _verdict_markup(r), f"{r.seeds_holding} / {len(r.runs)} (needs {r.seeds_required})",
                       _key_metric_text(r), f"{r.seconds:.1f}")
     console.print(table)
-    console.print(f"wrote {args.out}/index.html, {args.out}/results.json and one PNG per claim and seed")
+    over = args.scale == "quick" and elapsed[0] > CLAIM_TIME_BUDGET_S
+    console.print(f"{_budget_text(elapsed[0], args.scale)}{' [red](over budget)[/]' if over else ''}")
+    for change in atlas.changes:
+        console.print(f"changed since the last run: {change.id}: {_plain(_unescape(change_text(change)))}")
+    console.print(f"wrote {args.out}/index.html, one page per family, {args.out}/results.json and the PNGs")
+    if atlas.broken:
+        console.print(f"[bold red]regression: no longer hold: {', '.join(c.id for c in atlas.broken)}[/]")
+        return 1
     return 0
+
+
+def _unescape(text: str) -> str:
+    """HTML from the atlas as terminal text (``&rarr;`` as an arrow)."""
+    import html
+
+    return html.unescape(text)
 
 
 # -- bench --------------------------------------------------------------------------------------------
@@ -271,9 +307,14 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
     p = subparsers.add_parser("atlas", help="run every claim and write the atlas (index.html, results.json, PNGs)")
     p.add_argument("--scale", choices=SCALES, default="quick")
-    p.add_argument("--only", metavar="FAMILY", help="only the claims of this family")
+    p.add_argument("--only", type=_names, metavar="FAMILY[,FAMILY]",
+                   help="only the claims of these families; the rest of an earlier atlas in --out is kept")
+    p.add_argument("--claims", type=_names, metavar="ID[,ID]",
+                   help="only these claims (with --only: these as well); the rest of an earlier atlas is kept")
     _add_seed_options(p)
-    p.add_argument("--out", default="atlas", help="output folder (default: atlas)")
+    p.add_argument("--out", default="atlas",
+                   help="output folder (default: atlas); an earlier results.json there is compared with, and "
+                        "the exit code is 1 when a claim that held no longer holds")
     p.set_defaults(func=cmd_atlas)
 
     p = subparsers.add_parser("bench", help="benchmark archlab against a peer library, side by side")

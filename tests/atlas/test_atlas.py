@@ -6,23 +6,16 @@ import pytest
 
 from archlab.atlas import RESULT_KEYS, build_atlas, run_atlas
 from archlab.lab.seeds import run_claim_seeds
-from archlab.lab.testing import DEMO_FAMILIES, isolated_registry, register_demo_claims
+from archlab.lab.testing import isolated_registry
 
 DEMO_IDS = ["demo.fails", "demo.noise-mean", "demo.raises", "extra.constant"]
-
-
-@pytest.fixture
-def demo_registry():
-    with isolated_registry(DEMO_FAMILIES):
-        register_demo_claims()
-        yield
 
 
 def test_run_atlas_writes_page_results_and_one_png_per_figure(demo_registry, tmp_path):
     seen = []
     results = run_atlas("quick", out=tmp_path, seeds=[1],
                         on_start=lambda i, n, c: seen.append(("start", i, n, c.id)),
-                        on_result=lambda i, n, r: seen.append(("done", i, n, r.id)))
+                        on_result=lambda i, n, r: seen.append(("done", i, n, r.id))).results
 
     assert [r.id for r in results] == DEMO_IDS  # families in FAMILIES order, ids sorted within
     assert seen[:2] == [("start", 1, 4, "demo.fails"), ("done", 1, 4, "demo.fails")]
@@ -31,7 +24,9 @@ def test_run_atlas_writes_page_results_and_one_png_per_figure(demo_registry, tmp
 
     data = json.loads((tmp_path / "results.json").read_text())
     assert {"claims", "scale", "seeds", "generated", "versions"} <= set(data)
-    assert data["scale"] == "quick" and data["seeds"] == [1] and data["summary"] == {"holds": 2, "total": 4}
+    assert data["scale"] == "quick" and data["seeds"] == [1]
+    assert data["summary"]["holds"] == 2 and data["summary"]["total"] == 4
+    assert data["summary"]["seconds"] == pytest.approx(sum(e["seconds"] for e in data["claims"]), abs=1e-3)
     for entry in data["claims"]:
         assert set(RESULT_KEYS) <= set(entry)
         assert entry["scale"] == "quick" and entry["seeds"] == [1] and entry["seeds_required"] == 1
@@ -44,45 +39,48 @@ def test_run_atlas_writes_page_results_and_one_png_per_figure(demo_registry, tmp
     assert by_id["demo.raises"]["runs"][0]["error"] == "RuntimeError: boom"
 
 
-def test_index_html_shows_every_claim_and_needs_nothing_online(demo_registry, tmp_path):
-    results = run_atlas(out=tmp_path)
-    page = (tmp_path / "index.html").read_text()
+def test_family_pages_show_every_claim_card_and_need_nothing_online(demo_registry, atlas_folder_ok, tmp_path):
+    results = run_atlas(out=tmp_path).results
+    index = (tmp_path / "index.html").read_text()
+    demo = (tmp_path / "demo.html").read_text()
+    extra = (tmp_path / "extra.html").read_text()
 
-    assert "<strong>2 / 4</strong> claims hold at quick scale,\nseed 0." in page
+    assert "<strong>2 / 4</strong> claims hold at quick scale,\nseed 0;" in index
     for r in results:
+        page = demo if r.family == "demo" else extra
         assert html.escape(r.rule) in page
         assert r.command in page
         assert f'id="{r.id.replace(".", "-")}"' in page
+        assert f'href="{r.family}.html#{r.id.replace(".", "-")}"' in index  # the index links to the card
     # statements are escaped, not interpreted
-    assert "within 0.2 of &lt;zero&gt; &amp; stays there." in page
-    assert "<zero>" not in page
-    assert page.count("badge holds") == 2 and page.count("badge fails") == 2
-    assert page.count('badge fails">does not hold<') == 1 and page.count('badge fails">error<') == 1
-    assert '<img src="demo.noise-mean.png"' in page and '<img src="extra.constant.png"' in page
-    assert "RuntimeError: boom" in page
-    assert '<section id="family-demo">' in page and '<section id="family-extra">' in page
-    assert page.index("family-demo\"><h2>") < page.index("family-extra\"><h2>")
-    # offline: no script, no remote resource of any kind
-    assert "<script" not in page
-    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page)
-    assert "http://" not in page and "https://" not in page
-    # every image the page references exists beside it
-    for src in re.findall(r'<img src="([^"]+)"', page):
-        assert (tmp_path / src).is_file()
+    assert "within 0.2 of &lt;zero&gt; &amp; stays there." in demo and "<zero>" not in demo + index
+    assert demo.count("badge holds") == 1 and demo.count("badge fails") == 2 and extra.count("badge holds") == 1
+    assert demo.count('badge fails">does not hold<') == 1 and demo.count('badge fails">error<') == 1
+    assert '<img src="demo.noise-mean.png"' in demo and '<img src="extra.constant.png"' in extra
+    assert "RuntimeError: boom" in demo
+    # tiles: the family, its claims holding out of total
+    assert '<a class="tile" href="demo.html"><h3>demo</h3>' in index and "<strong>1 / 3</strong> claims hold" in index
+    assert index.index('href="demo.html"><h3>') < index.index('href="extra.html"><h3>')
+    pages = atlas_folder_ok(tmp_path)
+    assert set(pages) == {"index.html", "demo.html", "extra.html"}
 
 
 def test_only_one_family_and_unknown_family(demo_registry, tmp_path):
-    results = run_atlas(family="extra", out=tmp_path)
+    results = run_atlas(families=["extra"], out=tmp_path).results
     assert [r.id for r in results] == ["extra.constant"]
     assert "demo.noise-mean" not in (tmp_path / "index.html").read_text()
+    assert not (tmp_path / "demo.html").exists()
     with pytest.raises(ValueError, match="family='nosuch'"):
-        run_atlas(family="nosuch", out=tmp_path / "other")
+        run_atlas(families=["nosuch"], out=tmp_path / "other")
+    with pytest.raises(ValueError, match="unknown claim id 'demo.nosuch'"):
+        run_atlas(claim_ids=["demo.nosuch"], out=tmp_path / "other")
     assert not (tmp_path / "other").exists()  # nothing ran
 
 
-def test_build_atlas_copies_figures_run_elsewhere(demo_registry, tmp_path):
+def test_build_atlas_copies_figures_run_elsewhere(demo_registry, atlas_folder_ok, tmp_path):
     results = [run_claim_seeds("extra.constant", seeds=[0, 1], out=tmp_path / "runs")]
     page = build_atlas(results, tmp_path / "site", figures_dir=tmp_path / "runs")
+    atlas_folder_ok(tmp_path / "site")
     assert page == tmp_path / "site" / "index.html"
     assert (tmp_path / "site" / "extra.constant.seed0.png").is_file()
     assert (tmp_path / "site" / "extra.constant.seed1.png").is_file()
@@ -97,21 +95,33 @@ def test_format_value():
 
 
 def _index_rows(page: str) -> dict[str, tuple[str, str]]:
-    """The index table: claim id -> (verdict, seeds text)."""
-    rows = re.findall(r'<tr><td><a href="#[^"]+">([^<]+)</a></td><td>([^<]+)</td><td>([^<]+)</td></tr>', page)
+    """The index's claims table: claim id -> (verdict, seeds)."""
+    rows = re.findall(r'<tr><td><a href="[^"]+">([^<]+)</a></td><td>[^<]*</td><td><span class="badge \w+">([^<]+)'
+                      r'</span>.*?<td>([^<]*)</td></tr>', page)
     return {claim_id: (verdict, seeds) for claim_id, verdict, seeds in rows}
 
 
-def test_several_seeds_card_shows_each_seed_and_index_the_seed_count(demo_registry, tmp_path):
-    results = run_atlas(out=tmp_path, seeds=[0, 1, 2])
-    page = (tmp_path / "index.html").read_text()
+def _card_seeds(page: str) -> dict[str, str]:
+    """Each card on a family page: claim id -> its seeds text."""
+    return dict(re.findall(r'<h3>([a-z0-9.-]+) <span class="badge[^<]+</span> <span class="meta">([^<]+)</span>', page))
 
-    assert "claims hold at quick scale,\n3 seeds (0, 1, 2)." in page
-    assert _index_rows(page) == {
-        "demo.fails": ("does not hold", "rule held at 0 / 3 seeds (needs 3)"),
-        "demo.noise-mean": ("holds", "rule held at 3 / 3 seeds (needs 3)"),
-        "demo.raises": ("error", "rule held at 0 / 3 seeds (needs 3)"),
-        "extra.constant": ("holds", "rule held at 3 / 3 seeds (needs 3)"),
+
+def test_several_seeds_card_shows_each_seed_and_index_the_seed_count(demo_registry, atlas_folder_ok, tmp_path):
+    results = run_atlas(out=tmp_path, seeds=[0, 1, 2]).results
+    index = (tmp_path / "index.html").read_text()
+    page = (tmp_path / "demo.html").read_text()
+
+    assert "claims hold at quick scale,\n3 seeds (0, 1, 2);" in index
+    assert _index_rows(index) == {
+        "demo.fails": ("does not hold", "0, 1, 2"),
+        "demo.noise-mean": ("holds", "0, 1, 2"),
+        "demo.raises": ("error", "0, 1, 2"),
+        "extra.constant": ("holds", "0, 1, 2"),
+    }
+    assert _card_seeds(page) == {
+        "demo.fails": "rule held at 0 / 3 seeds (needs 3)",
+        "demo.noise-mean": "rule held at 3 / 3 seeds (needs 3)",
+        "demo.raises": "rule held at 0 / 3 seeds (needs 3)",
     }
     card = page[page.index('<article class="claim" id="demo-noise-mean">'):]
     card = card[:card.index("</article>")]
@@ -125,7 +135,7 @@ def test_several_seeds_card_shows_each_seed_and_index_the_seed_count(demo_regist
     assert "seed 0: RuntimeError: boom; seed 1: RuntimeError: boom; seed 2: RuntimeError: boom" in page
 
     data = json.loads((tmp_path / "results.json").read_text())
-    assert data["seeds"] == [0, 1, 2] and data["summary"] == {"holds": 2, "total": 4}
+    assert data["seeds"] == [0, 1, 2] and data["summary"]["holds"] == 2 and data["summary"]["total"] == 4
     entry = next(e for e in data["claims"] if e["id"] == "demo.noise-mean")
     assert [run["seed"] for run in entry["runs"]] == [0, 1, 2]
     assert [run["metrics"]["abs_mean"] for run in entry["runs"]] == [
@@ -135,9 +145,7 @@ def test_several_seeds_card_shows_each_seed_and_index_the_seed_count(demo_regist
     for seed in (0, 1, 2):  # each seed's record and figure beside the verdict, under its own name
         record = json.loads((tmp_path / f"demo.noise-mean.seed{seed}.json").read_text())
         assert record == entry["runs"][seed] and record["figure"] == f"demo.noise-mean.seed{seed}.png"
-    # every image the page references exists beside it
-    for src in re.findall(r'<img src="([^"]+)"', page):
-        assert (tmp_path / src).is_file()
+    atlas_folder_ok(tmp_path)
 
 
 def test_index_says_when_a_verdict_rests_on_a_quorum(tmp_path):
@@ -151,8 +159,9 @@ def test_index_says_when_a_verdict_rests_on_a_quorum(tmp_path):
             return Evidence(metrics={"seed_is_even": seed % 2 == 0}, holds=seed % 2 == 0)
 
         run_atlas(out=tmp_path, seeds=[0, 1, 2])
-    page = (tmp_path / "index.html").read_text()
-    assert _index_rows(page) == {"demo.even-seeds": ("holds", "rule held at 2 / 3 seeds (needs 2)")}
+    page = (tmp_path / "demo.html").read_text()
+    assert _index_rows((tmp_path / "index.html").read_text()) == {"demo.even-seeds": ("holds", "0, 1, 2")}
+    assert _card_seeds(page) == {"demo.even-seeds": "rule held at 2 / 3 seeds (needs 2)"}
     assert "Across seeds: holds when the rule holds at &gt;= 2 of every 3 seeds, as the claim states." in page
     assert json.loads((tmp_path / "results.json").read_text())["claims"][0]["seed_quorum"] == [2, 3]
 

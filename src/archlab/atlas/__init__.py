@@ -1,5 +1,10 @@
-"""The atlas: every claim's statement, source, rule, measurements, verdict and figure on one static page."""
+"""The atlas: a shelf of pages, one per family (its generated anatomy, mechanism, claims, and what maps and what
+breaks), an index of every claim, and the changes since the last run; static HTML, PNGs and ``results.json``.
 
-from archlab.atlas.build import RESULT_KEYS, build_atlas, run_atlas
+The family hook for the generated anatomy is ``archlab/<family>/anatomy.py`` with ``representative_model()``
+(see ``archlab.atlas.anatomy``); the family's prose is ``archlab/<family>/anatomy.md`` (``archlab.atlas.markdown``).
+"""
 
-__all__ = ["RESULT_KEYS", "build_atlas", "run_atlas"]
+from archlab.atlas.build import CLAIM_TIME_BUDGET_S, RESULT_KEYS, AtlasRun, build_atlas, run_atlas
+
+__all__ = ["CLAIM_TIME_BUDGET_S", "RESULT_KEYS", "AtlasRun", "build_atlas", "run_atlas"]

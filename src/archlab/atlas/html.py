@@ -1,18 +1,24 @@
-"""The atlas page: one static, self-contained HTML file (inline CSS, no script, no remote resource).
+"""The atlas's HTML pieces shared by its pages: the style sheet, the page shell, a claim's card, verdict texts.
 
-Figures are referenced by their relative PNG path, so the folder works offline in a plain browser and can
-be copied anywhere whole. Every piece of text from a claim goes through ``html.escape``. The page opens with an
-index (each claim's verdict and the number of seeds it rests on); each claim's card shows every seed's metrics
-and verdict side by side, then the verdict over the seeds.
+Every page is static and self-contained (inline CSS, at most a few lines of inline script, no remote resource);
+figures are referenced by their relative PNG path, so the folder works offline from ``file://`` and can be copied
+anywhere whole. Every piece of text from a claim goes through ``html.escape``. A claim's card shows every seed's
+metrics and verdict side by side, then the verdict over the seeds, and what changed since the earlier run.
 """
 
 from __future__ import annotations
 
 from html import escape
-from typing import Any, Iterable
+from typing import Any
 
+from typing import TYPE_CHECKING
+
+from archlab.atlas.markdown import claim_anchor
 from archlab.lab.runner import ClaimResult
 from archlab.lab.seeds import ClaimVerdict
+
+if TYPE_CHECKING:
+    from archlab.atlas.regressions import Change
 
 _CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0; color: #1d232a; background: #f6f7f9; }
@@ -39,6 +45,25 @@ tr.key td { font-weight: 600; }
 .badge { display: inline-block; border-radius: 4px; padding: 0.1rem 0.5rem; font-weight: 600; color: #fff; }
 .holds { background: #1f7a3a; }
 .fails { background: #b3261e; }
+.skipped { background: #7a6a1f; }
+.change { background: #fff4d6; border-left: 4px solid #c98a00; padding: 0.4rem 0.7rem; margin: 0.6rem 0; }
+.change.broken { background: #fde7e5; border-left-color: #b3261e; }
+.tiles { display: grid; grid-template-columns: repeat(auto-fill, minmax(240px, 1fr)); gap: 0.8rem; margin: 1rem 0; }
+.tile { display: block; background: #fff; border: 1px solid #d9dee5; border-radius: 8px; padding: 0.7rem 0.9rem;
+        color: inherit; text-decoration: none; }
+.tile:hover { border-color: #44546a; }
+.tile h3 { margin: 0 0 0.3rem 0; }
+.tile p { margin: 0.2rem 0; font-size: 0.9rem; }
+table.claims { border-collapse: collapse; font-size: 0.85rem; width: 100%; background: #fff; }
+table.claims th { cursor: pointer; text-align: left; background: #eef1f5; user-select: none; }
+table.claims td, table.claims th { border-bottom: 1px solid #e6e9ee; padding: 0.25rem 0.45rem; vertical-align: top; }
+table.claims td.num { text-align: right; font-family: ui-monospace, monospace; }
+table.parts { border-collapse: collapse; font-size: 0.9rem; background: #fff; }
+table.parts td, table.parts th { border-bottom: 1px solid #e6e9ee; padding: 0.2rem 0.6rem; text-align: left; }
+table.parts td.num { text-align: right; font-family: ui-monospace, monospace; }
+table.parts tr.depth2 td:first-child { padding-left: 1.8rem; color: #5b6470; }
+input.filter { font-size: 1rem; padding: 0.3rem 0.5rem; width: 22rem; max-width: 100%; margin: 0.5rem 0; }
+.note { color: #5b6470; font-style: italic; }
 .error { color: #b3261e; font-family: ui-monospace, monospace; white-space: pre-wrap; }
 img { max-width: 100%; margin-top: 0.8rem; border: 1px solid #e6e9ee; }
 .figures { display: grid; grid-template-columns: repeat(auto-fit, minmax(320px, 1fr)); gap: 0.6rem; }
@@ -57,14 +82,27 @@ def format_value(value: Any) -> str:
 
 
 def verdict(result: "ClaimResult | ClaimVerdict") -> str:
-    """One seed's verdict, or a claim's over its seeds: "holds", "does not hold" or "error"."""
+    """One seed's verdict, or a claim's over its seeds: "holds", "does not hold", "error" or "skipped" (an
+    optional package is missing)."""
     if result.error is not None:
         return "error"
+    if result.skipped is not None:
+        return "skipped"
     return "holds" if result.holds else "does not hold"
 
 
-def _anchor(text: str) -> str:
-    return escape(text.replace(".", "-"), quote=True)
+def badge(result: ClaimVerdict) -> str:
+    css = {"holds": "holds", "skipped": "skipped"}.get(verdict(result), "fails")
+    return f'<span class="badge {css}">{escape(verdict(result))}</span>'
+
+
+def key_metric_text(result: ClaimVerdict) -> str:
+    """The key metric at each seed: ``abs_mean = 0.01, 0.03`` (``-`` where a seed has none), or ``""``."""
+    if result.key_metric is None:
+        return ""
+    values = ", ".join(format_value(run.metrics[result.key_metric]) if result.key_metric in run.metrics else "-"
+                       for run in result.runs)
+    return f"{result.key_metric} = {values}"
 
 
 def seeds_text(result: ClaimVerdict) -> str:
@@ -99,11 +137,23 @@ def _metrics_table(result: ClaimVerdict) -> str:
     return '<table class="metrics">' + "".join(rows) + "</table>"
 
 
-def _claim_section(result: ClaimVerdict) -> str:
-    badge_class = "holds" if result.holds else "fails"
+def change_text(change: "Change") -> str:
+    """What changed since the earlier run, as HTML: the verdicts, and the key metric's old and new values."""
+    parts = []
+    if change.verdict_changed:
+        parts.append(f"verdict {escape(change.old_verdict)} &rarr; {escape(change.new_verdict)}")
+    for move in change.moves:
+        parts.append(f"{escape(change.metric or '')} at seed {move.seed}: {escape(format_value(move.old))} &rarr; "
+                     f"{escape(format_value(move.new))}")
+    return "; ".join(parts)
+
+
+def claim_card(result: ClaimVerdict, change: "Change | None" = None) -> str:
+    """A claim's card: statement, source, rule, each seed's metrics, figures, the changes since the earlier run
+    (when ``change`` is given), time and the command that reproduces it."""
     parts = [
-        f'<article class="claim" id="{_anchor(result.id)}">',
-        f'<h3>{escape(result.id)} <span class="badge {badge_class}">{escape(verdict(result))}</span> '
+        f'<article class="claim" id="{claim_anchor(result.id)}">',
+        f'<h3>{escape(result.id)} {badge(result)} '
         f'<span class="meta">{escape(seeds_text(result))}</span></h3>',
         f'<p class="statement">{escape(result.statement)}</p>',
         f'<p class="source">{escape(result.source)}</p>',
@@ -113,6 +163,11 @@ def _claim_section(result: ClaimVerdict) -> str:
         f"<div><strong>Measured</strong>{_metrics_table(result)}</div>",
         "</div>",
     ]
+    if change is not None:
+        css = "change broken" if change.broken else "change"
+        parts.append(f'<p class="{css}"><strong>Changed since the last run:</strong> {change_text(change)}</p>')
+    if result.skipped is not None:
+        parts.append(f'<p class="note">Skipped: {escape(result.skipped)}</p>')
     if result.error is not None:
         parts.append(f'<p class="error">{escape(result.error)}</p>')
     figures = [
@@ -131,68 +186,19 @@ def _claim_section(result: ClaimVerdict) -> str:
     return "\n".join(parts)
 
 
-def _index(results: list[ClaimVerdict]) -> str:
-    """One row per claim: its verdict and the seeds it rests on, linked to its card."""
-    rows = [
-        f'<tr><td><a href="#{_anchor(r.id)}">{escape(r.id)}</a></td><td>{escape(verdict(r))}</td>'
-        f"<td>{escape(seeds_text(r))}</td></tr>"
-        for r in results
-    ]
-    return ('<table class="index"><tr><th>claim</th><th>verdict</th><th>seeds</th></tr>'
-            + "".join(rows) + "</table>")
-
-
-def render_html(
-    results: Iterable[ClaimVerdict],
-    *,
-    families: Iterable[str],
-    scale: str,
-    seeds: list[int],
-    generated: str,
-    versions: dict[str, str],
-) -> str:
-    """The whole page: a summary and an index, then one section per family (in ``families`` order) with its
-    claims' cards."""
-    results = list(results)
-    by_family: dict[str, list[ClaimVerdict]] = {}
-    for result in results:
-        by_family.setdefault(result.family, []).append(result)
-    order = [f for f in families if f in by_family] + sorted(set(by_family) - set(families))
-
-    n_holds = sum(r.holds for r in results)
-    version_text = ", ".join(f"{name} {version}" for name, version in versions.items())
-    sections = []
-    for family in order:
-        claims = by_family[family]
-        held = sum(r.holds for r in claims)
-        sections.append(
-            f'<section id="family-{_anchor(family)}"><h2>{escape(family)} '
-            f'<span class="meta">{held} / {len(claims)} hold</span></h2>\n'
-            + "\n".join(_claim_section(r) for r in claims)
-            + "\n</section>"
-        )
-    nav = " ".join(f'<a href="#family-{_anchor(f)}">{escape(f)}</a>' for f in order)
-    seeds_line = f"seed {seeds[0]}" if len(seeds) == 1 else f"{len(seeds)} seeds ({', '.join(map(str, seeds))})"
+def page(title: str, body: str, *, script: str = "") -> str:
+    """A whole HTML document: ``title``, the shared style sheet, ``body``, and an optional inline script."""
+    script_tag = f"\n<script>{script}</script>" if script else ""
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>archlab atlas</title>
+<title>{escape(title)}</title>
 <style>{_CSS}</style>
 </head>
 <body>
-<header>
-<h1>archlab atlas</h1>
-<p class="summary"><strong>{n_holds} / {len(results)}</strong> claims hold at {escape(scale)} scale,
-{escape(seeds_line)}.</p>
-<p class="meta">Generated {escape(generated)} with {escape(version_text)}.</p>
-<nav>{nav}</nav>
-{_index(results)}
-</header>
-<main>
-{chr(10).join(sections)}
-</main>
+{body}{script_tag}
 </body>
 </html>
 """

@@ -2,7 +2,8 @@
 
 ``run_claim`` runs one seed; ``archlab run`` and ``archlab atlas`` call it once per seed through
 ``archlab.lab.seeds.run_claim_seeds``. A claim that raises is recorded as
-not holding, with the error message and traceback, so that one broken experiment cannot stop a report.
+not holding, with the error message and traceback, so that one broken experiment cannot stop a report; a claim that
+lacks an optional package (``archlab.lab.optional``) is recorded as skipped, with the line that installs it.
 Metrics are made JSON-safe on the way out (see ``to_jsonable``): tensors and NumPy scalars become plain
 numbers and the non-finite floats become the strings ``"NaN"``, ``"Infinity"`` and ``"-Infinity"``.
 """
@@ -23,6 +24,7 @@ from typing import Any
 
 from archlab.data.streams import seed_everything
 from archlab.lab.claim import Claim, Scale
+from archlab.lab.optional import missing_optional_package, skip_reason
 from archlab.lab.registry import get_claim
 
 logger = logging.getLogger(__name__)
@@ -33,7 +35,8 @@ class ClaimResult:
     """One run of one claim: what was claimed, what was measured, and how to reproduce it.
 
     ``figure`` is the PNG's file name relative to the output folder (``None`` when the claim drew none);
-    ``error`` is ``"ExceptionType: message"`` when the claim raised, in which case ``holds`` is False.
+    ``error`` is ``"ExceptionType: message"`` when the claim raised, in which case ``holds`` is False;
+    ``skipped`` says which optional package is missing and how to install it (``holds`` False, no error).
     """
 
     id: str
@@ -54,6 +57,7 @@ class ClaimResult:
     error: str | None = None
     traceback: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    skipped: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -159,7 +163,7 @@ def run_claim(
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     metrics: dict[str, Any] = {}
     details: dict[str, Any] = {}
-    holds, key_metric, figure_name, error, trace = False, None, None, None, None
+    holds, key_metric, figure_name, error, trace, skipped = False, None, None, None, None, None
     t0 = time.perf_counter()
     try:
         evidence = claim.measure(scale, seed)
@@ -172,7 +176,11 @@ def run_claim(
     except Exception as exc:  # a broken claim is a result (does not hold), not the end of the atlas
         seconds = time.perf_counter() - t0
         holds, figure_name = False, None
-        error, trace = f"{type(exc).__name__}: {exc}", traceback.format_exc()
+        package = missing_optional_package(exc) if isinstance(exc, ImportError) else None
+        if package is not None:
+            skipped = skip_reason(package)
+        else:
+            error, trace = f"{type(exc).__name__}: {exc}", traceback.format_exc()
         logger.debug("claim %s raised", claim.id, exc_info=True)
     finally:
         _close_figures_except(figures_before)
@@ -196,6 +204,7 @@ def run_claim(
         error=error,
         traceback=trace,
         details=details,
+        skipped=skipped,
     )
     if out_dir is not None:
         write_json(out_dir / f"{stem}.json", result.to_dict())

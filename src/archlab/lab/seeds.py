@@ -88,8 +88,13 @@ class ClaimVerdict:
         return "; ".join(errors) or None
 
     @property
+    def skipped(self) -> str | None:
+        """Why the claim did not run when a seed lacked an optional package (``archlab.lab.optional``), else None."""
+        return next((run.skipped for run in self.runs if run.skipped is not None), None)
+
+    @property
     def holds(self) -> bool:
-        return self.error is None and self.seeds_holding >= self.seeds_required
+        return self.error is None and self.skipped is None and self.seeds_holding >= self.seeds_required
 
     @property
     def seconds(self) -> float:
@@ -117,6 +122,7 @@ class ClaimVerdict:
             "seeds_holding": self.seeds_holding,
             "holds": self.holds,
             "error": self.error,
+            "skipped": self.skipped,
             "seconds": self.seconds,
             "key_metric": self.key_metric,
             "command": self.command,
