@@ -20,10 +20,14 @@ $(VENV)/.test: $(VENV)/.base
 	$(PIP) install --quiet -e '.[test]'
 	touch $@
 
+$(VENV)/.atlas: $(VENV)/.base
+	$(PIP) install --quiet -e '.[atlas]'
+	touch $@
+
 venv: $(VENV)/.base
 venv-test: $(VENV)/.test
 
-atlas: $(VENV)/.base
+atlas: $(VENV)/.atlas
 	$(VENV)/bin/archlab atlas --scale quick --out atlas
 
 test: $(VENV)/.test
