@@ -37,7 +37,7 @@ def test_subsets_are_seeded_and_keep_the_test_split():
 
 def test_the_compared_models():
     assert sum(p.numel() for p in digits_vit().parameters()) == 136_138
-    assert sum(p.numel() for p in digits_cnn().parameters()) == 141_226  # within 30 % of the ViT
+    assert sum(p.numel() for p in digits_cnn().parameters()) == 131_818  # within 30 % of the ViT
     for depth in (5, 11):
         convs = lambda m: sum(isinstance(x, torch.nn.Conv2d) and x.kernel_size == (3, 3) for x in m.modules())  # noqa: E731
         assert convs(plain_net(depth)) == convs(residual_net(depth)) == depth

@@ -140,3 +140,42 @@ def test_a_weight_without_counterpart_is_an_error():
 
     with pytest.raises(ValueError, match="'extra.weight' has no archlab counterpart"):
         rename_state({"extra.weight": torch.zeros(1)}, RESNET_KEYS)
+
+
+def test_options_without_effect_on_the_primary_output_convert_exactly():
+    vit = dict(VIT_CONFIGS[0], image_size=[16, 16], patch_size=(4, 4), encoder_stride=4, pooler_output_size=8,
+               pooler_act="relu")
+    pixels = torch.randn(2, 3, 16, 16)
+    for ref in (transformers.ViTModel(transformers.ViTConfig(**vit)),
+                transformers.ViTModel(transformers.ViTConfig(**VIT_CONFIGS[0]), add_pooling_layer=False)):
+        torch.manual_seed(0)
+        _check(_randomise(ref), pixels, Backbone)
+    convnext = dict(CONVNEXT_CONFIGS[0], out_features=["stage1"], layer_scale_init_value=-1.0, image_size=64)
+    _check(_randomise(transformers.ConvNextModel(transformers.ConvNextConfig(**convnext))), torch.randn(2, 3, 32, 32),
+           Backbone)
+    resnet = dict(RESNET_CONFIGS[0], out_features=["stage1"], downsample_in_bottleneck=True)  # basic: no effect
+    _check(_randomise(transformers.ResNetModel(transformers.ResNetConfig(**resnet))), torch.randn(2, 3, 32, 32),
+           Backbone)
+
+
+@pytest.mark.parametrize("options, kwargs, message", [
+    (dict(image_size=[16, 8]), {}, r"image_size=\(16, 8\) is not square"),
+    (dict(patch_size=(4, 2)), {}, r"patch_size=\(4, 2\) is not square"),
+    (dict(attention_probs_dropout_prob=0.3), {}, "attention_probs_dropout_prob=0.3 differs"),
+    ({}, dict(use_mask_token=True), "use_mask_token=True"),
+])
+def test_vit_options_archlab_lacks_are_refused_by_name(options, kwargs, message):
+    ref = transformers.ViTModel(transformers.ViTConfig(**{**VIT_CONFIGS[0], **options}), **kwargs)
+    with pytest.raises(ValueError, match=message):
+        from_transformers(ref)
+
+
+def test_convnext_options_archlab_lacks_are_refused_by_name():
+    with pytest.raises(ValueError, match="hidden_act='relu'"):
+        from_transformers(transformers.ConvNextModel(transformers.ConvNextConfig(**CONVNEXT_CONFIGS[0],
+                                                                                 hidden_act="relu")))
+    ref = transformers.ConvNextModel(transformers.ConvNextConfig(**CONVNEXT_CONFIGS[0]))
+    ref.config.num_stages = 3  # transformers itself cannot build such a model; a config edited after loading
+    with pytest.raises(ValueError, match="num_stages=3 differs"):
+        from_transformers(ref)
+

@@ -11,9 +11,13 @@ Setups (claims reference, section 9, and issue 13); each claim's module holds it
 - ``vision.vit-position-structure`` (``archlab.vision.positions``): the digits ViT (2x2 patches, width 64, depth
   4) trained 300 steps with one-pixel translations; cosine similarities of its 16 learned patch positions.
 
-``vision.vit-data-hunger`` (``archlab.vision.data_hunger``) and ``vision.residual-depth``
-(``archlab.vision.depth``) are not registered until they hold at seeds 0, 1 and 2; their modules say where
-their calibration stands.
+- ``vision.vit-data-hunger`` (``archlab.vision.data_hunger``): the digits ViT against a CNN of as many
+  parameters, trained on 100 and 1,437 digits (quick; 50 to 1,437 full) with the same AdamW budget.
+- ``vision.residual-depth`` (``archlab.vision.depth``): plain CNNs and ResNets of 11, 17 and 23 layers, three
+  training seeds each, their training-set loss after the same SGD budget.
+
+``vision.vit-data-hunger``, ``vision.residual-depth`` and ``vision.translation-equivariance`` run on one thread
+(``threads=1``): tiny models whose speed a second thread does not buy on a shared machine.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from archlab.data.images import digits_dataset
 from archlab.lab.claim import Evidence, Scale
 from archlab.lab.figures import new_figure
 from archlab.lab.registry import claim
-from archlab.vision import positions
+from archlab.vision import data_hunger, depth, positions
 from archlab.vision.equivariance import conv_shift_error, token_shift_change
 from archlab.vision.plain import PlainCNN, PlainCNNConfig
 from archlab.vision.vit import ViT, ViTConfig
@@ -38,6 +42,7 @@ PATCH = 4
     statement="Shifting the input by k pixels shifts a convolutional feature map by k pixels, while a ViT's "
               "patch tokens change beyond such a shift when k is not a multiple of the patch size.",
     source="LeCun et al. 1989; Dosovitskiy et al. 2021 (ViT), section 3.1 'Inductive bias'",
+    threads=1,
     rule="for k in {1, 2, 3}: max |conv(shift_k x) - shift_k conv(x)| < 1e-5 away from the borders, and the ViT's "
          "(4x4 patches) relative patch-token change >= 0.1",
 )
@@ -90,3 +95,33 @@ def translation_equivariance(scale: Scale, seed: int) -> Evidence:
 )
 def vit_position_structure(scale: Scale, seed: int) -> Evidence:
     return positions.measure(scale, seed)
+
+
+@claim(
+    "vision.vit-data-hunger",
+    statement="With little data a small CNN beats a ViT of the same size by a wide margin; with more data the gap "
+              "closes, and both learn the digits.",
+    source="Dosovitskiy et al. 2021 (ViT), section 4.3 and Fig. 3-4 ('the convolutional inductive bias is useful "
+           "for smaller datasets'); claims reference section 9",
+    threads=1,
+    rule="CNN - ViT test accuracy >= 0.08 at every measured n <= 200; gap at the full 1,437 <= 0.5 x gap at n = 100; "
+         "both >= 0.90 at the full set; accuracies are means over the run's training seeds (full: three; quick: "
+         "the run's one, held at run seeds 0, 1 and 2)",
+)
+def vit_data_hunger(scale: Scale, seed: int) -> Evidence:
+    return data_hunger.measure(scale, seed)
+
+
+@claim(
+    "vision.residual-depth",
+    statement="A plain deep CNN's training loss after a fixed budget gets worse as depth grows, while a ResNet of the "
+              "same depths gets better or holds (the degradation problem).",
+    source="He et al. 2016 (ResNet), section 4.1, Fig. 1 and 4",
+    threads=1,
+    rule="at depths 11, 17, 23 (quick; + 47 full), after the same SGD budget: the plain nets' training loss rises at "
+         "every step of depth, and each ResNet's loss is <= 1.1 x the one at the depth before; losses are means over "
+         "three training seeds",
+)
+def residual_depth(scale: Scale, seed: int) -> Evidence:
+    return depth.measure(scale, seed)
+

@@ -9,11 +9,31 @@ before pooling). Each class has an explicit rename table of regular expressions 
 query/key/value projections are concatenated into archlab's fused ``qkv_proj``. A reference tensor that no
 rule maps (and that is not listed as ignored), or an archlab parameter left unfilled, is an error.
 
-Not converted (``ValueError``): an activation other than GELU (ViT, ConvNeXt) or ReLU (ResNet), a non-square
-ViT image or patch size, ViT's mask token (``use_mask_token``), a ConvNeXt whose ``num_stages`` differs from its
-``hidden_sizes``. ``ViTModel``'s pooler (dense + tanh over the class token) is not part of the primary output
-and is dropped. Dropout rates are carried over; BatchNorm statistics are buffers and are copied: compare in
-``eval()`` mode. transformers is never imported here: the converters read the reference's config and tensors.
+Every option of the reference configs, mapped or refused by name:
+
+- ``ViTConfig``: ``hidden_size``, ``num_hidden_layers``, ``num_attention_heads``, ``intermediate_size``,
+  ``layer_norm_eps``, ``qkv_bias``, ``num_channels``, ``image_size`` and ``patch_size`` (an int or a square
+  pair) and ``hidden_dropout_prob`` are mapped. Refused: ``hidden_act`` other than ``"gelu"`` (the erf form), a
+  non-square ``image_size`` or ``patch_size``, ``attention_probs_dropout_prob`` different from
+  ``hidden_dropout_prob`` (archlab's ViT has one rate), the mask token (``use_mask_token=True``). Without effect on
+  these classes' outputs: ``encoder_stride`` (``ViTForMaskedImageModeling`` only), ``pooler_output_size`` and
+  ``pooler_act`` (``ViTModel``'s pooler, dense + activation over the class token, is not its primary output and
+  is dropped; ``add_pooling_layer=False`` converts the same), ``initializer_range``.
+- ``ConvNextConfig``: ``num_channels``, ``patch_size``, ``hidden_sizes``, ``depths``, ``layer_scale_init_value``
+  (0 or less: no layer scale, as transformers), ``drop_path_rate`` and ``layer_norm_eps`` (the final norm;
+  transformers fixes 1e-6 inside, as archlab) are mapped. Refused: ``hidden_act`` other than ``"gelu"``,
+  ``num_stages`` different from ``len(hidden_sizes)``. Without effect: ``image_size``, ``out_features`` /
+  ``out_indices`` (``ConvNextBackbone`` only), ``initializer_range``.
+- ``ResNetConfig``: ``num_channels``, ``embedding_size``, ``hidden_sizes``, ``depths``, ``layer_type`` (basic or
+  bottleneck), ``downsample_in_first_stage``, ``downsample_in_bottleneck`` (the stride on the first 1x1 instead
+  of the 3x3; no effect on basic blocks, as transformers) are mapped. Refused: ``hidden_act`` other than
+  ``"relu"``. Without effect: ``out_features`` / ``out_indices`` (``ResNetBackbone`` only).
+
+BatchNorm statistics are buffers and are copied: compare in ``eval()`` mode. Dropout placement follows the
+paper (after every dense layer but the query/key/value projection, and after the positions are added) plus
+on the attention probabilities, which transformers' ViT applies except after ``fc1``: with a non-zero dropout rate the two train differently, while
+in ``eval()`` they agree. transformers is never imported here: the converters read the reference's config and
+tensors.
 """
 
 from __future__ import annotations
@@ -135,6 +155,9 @@ def _cnn_converters(cls: type[nn.Module], config_from: Callable[[Any, int], Any]
 
 def vit_config_from(hf_config: Any, num_classes: int) -> ViTConfig:
     _check_activation(hf_config, "gelu")
+    if hf_config.attention_probs_dropout_prob != hf_config.hidden_dropout_prob:
+        raise ValueError(f"ViTConfig.attention_probs_dropout_prob={hf_config.attention_probs_dropout_prob} differs "
+                         f"from hidden_dropout_prob={hf_config.hidden_dropout_prob}; archlab's ViT has one rate")
     return ViTConfig(image_size=_square(hf_config.image_size, "image_size"),
                      patch_size=_square(hf_config.patch_size, "patch_size"), in_channels=hf_config.num_channels,
                      d_model=hf_config.hidden_size, n_layers=hf_config.num_hidden_layers,
@@ -183,7 +206,8 @@ def convnext_config_from(hf_config: Any, num_classes: int) -> ConvNeXtConfig:
                          f"len(hidden_sizes)={len(hf_config.hidden_sizes)}")
     return ConvNeXtConfig(in_channels=hf_config.num_channels, num_classes=num_classes,
                           widths=tuple(hf_config.hidden_sizes), depths=tuple(hf_config.depths),
-                          stem_patch=hf_config.patch_size, layer_scale_init=hf_config.layer_scale_init_value,
+                          stem_patch=hf_config.patch_size,
+                          layer_scale_init=max(hf_config.layer_scale_init_value, 0.0),
                           drop_path=hf_config.drop_path_rate, norm_eps=1e-6, head_norm_eps=hf_config.layer_norm_eps)
 
 

@@ -167,6 +167,7 @@ class ViT(PretrainedMixin, ImageClassifier):
         self.cls_token = nn.Parameter(torch.zeros(1, 1, c.d_model)) if self.n_prefix else None
         n_tokens = self.n_prefix + c.grid[0] * c.grid[1]
         self.pos_embed = nn.Parameter(torch.zeros(1, n_tokens, c.d_model)) if c.positions == "learned" else None
+        self.embed_dropout = nn.Dropout(c.dropout)  # Appendix B.1: "directly after adding positional- to patch"
         self.blocks = nn.ModuleList(
             Block(d_model=c.d_model,
                   mixer=ViTAttention(d_model=c.d_model, n_heads=c.n_heads, qkv_bias=c.qkv_bias, dropout=c.dropout,
@@ -207,6 +208,7 @@ class ViT(PretrainedMixin, ImageClassifier):
         table = self.position_table(grid)
         if table is not None:
             z = z + table
+        z = self.embed_dropout(z)
         rows, cols = torch.meshgrid(torch.arange(grid[0], device=x.device), torch.arange(grid[1], device=x.device),
                                     indexing="ij")  # (gh, gw) each
         maps: list[torch.Tensor] | None = [] if return_attention else None
