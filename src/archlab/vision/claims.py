@@ -16,8 +16,7 @@ Setups (claims reference, section 9, and issue 13); each claim's module holds it
 - ``vision.residual-depth`` (``archlab.vision.depth``): plain CNNs and ResNets of 11, 17 and 23 layers, three
   training seeds each, their training-set loss after the same SGD budget.
 
-``vision.vit-data-hunger``, ``vision.residual-depth`` and ``vision.translation-equivariance`` run on one thread
-(``threads=1``): tiny models whose speed a second thread does not buy on a shared machine.
+All four run on one thread (``threads=1``): tiny models whose speed a second thread does not buy on a shared machine.
 """
 
 from __future__ import annotations
@@ -90,6 +89,7 @@ def translation_equivariance(scale: Scale, seed: int) -> Evidence:
     "vision.vit-position-structure",
     statement="The learned 1D position embeddings of a trained ViT are most similar to their 2D grid neighbours.",
     source="Dosovitskiy et al. 2021 (ViT), section 4.5, Fig. 7 (centre)",
+    threads=1,
     rule=f"mean cosine with the 4 grid neighbours - mean cosine with all other positions >= {positions.MARGIN} "
          f"after training (margin written before the first run), and < {positions.MARGIN} in the untrained table",
 )
