@@ -91,10 +91,10 @@ def measure(scale: Scale, seed: int) -> Evidence:
 
     fig, ax = new_figure()
     for name, marker in (("cnn", "o"), ("vit", "s")):
-        ax.plot(sizes, [mean[name][n] for n in sizes], marker + "-",
-                label=f"{name.upper()} (mean of {per_run} seed{'s' if per_run > 1 else ''})")
+        (line,) = ax.plot(sizes, [mean[name][n] for n in sizes], marker + "-",
+                          label=f"{name.upper()} (mean of {per_run} seed{'s' if per_run > 1 else ''})")
         for n in sizes:
-            ax.scatter([n] * len(seeds), acc[name][n], marker=marker, s=10, alpha=0.4)
+            ax.scatter([n] * len(seeds), acc[name][n], marker=marker, s=10, alpha=0.4, color=line.get_color())
     ax.set_xscale("log")
     ax.set_xlabel("training images")
     ax.set_ylabel("test accuracy (360 digits)")

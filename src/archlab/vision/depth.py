@@ -104,9 +104,9 @@ def measure(scale: Scale, seed: int) -> Evidence:
 
     fig, ax = new_figure()
     for name, marker, label in (("plain", "o", "plain"), ("resnet", "s", "ResNet (identity shortcuts)")):
-        ax.plot(depths, losses[name], marker + "-", label=f"{label}, mean of {len(seeds)} seeds")
+        (line,) = ax.plot(depths, losses[name], marker + "-", label=f"{label}, mean of {len(seeds)} seeds")
         for depth, per_seed in zip(depths, runs[name]):
-            ax.scatter([depth] * len(per_seed), per_seed, marker=marker, s=10, alpha=0.4)
+            ax.scatter([depth] * len(per_seed), per_seed, marker=marker, s=10, alpha=0.4, color=line.get_color())
     ax.set_xlabel("convolutional layers")
     ax.set_ylabel(f"training-set loss after {steps} SGD steps")
     ax.set_title("degradation: deeper plain nets train worse, ResNets do not")
