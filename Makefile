@@ -31,7 +31,7 @@ atlas: $(VENV)/.atlas
 	$(VENV)/bin/archlab atlas --scale quick --out atlas
 
 test: $(VENV)/.test
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=25
 
 bench: $(VENV)/.test
 	$(VENV)/bin/archlab bench
