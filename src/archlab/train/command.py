@@ -205,22 +205,30 @@ def add_train_parser(subparsers: Any, *, discover: bool) -> argparse.ArgumentPar
     return p
 
 
+def _add_checkpoint_targets(p: argparse.ArgumentParser, recipes: dict[str, Any], *, verb: str,
+                            add_arguments: str, func: Any, seeded: bool) -> None:
+    """One sub-command per target of ``recipes`` under ``p``: ``--ckpt``, the recipe's own options (its method
+    ``add_arguments``), ``--seed`` when ``seeded``; ``func`` runs it."""
+    targets = p.add_subparsers(dest="target", metavar="TARGET", required=True)
+    for target, recipe in recipes.items():
+        t = targets.add_parser(target, help=f"{verb} {recipe.summary}")
+        t.add_argument("--ckpt", required=True, metavar="DIR",
+                       help="a run folder, its final/ folder or a checkpoint folder")
+        getattr(recipe, add_arguments)(t)
+        if seeded:
+            t.add_argument("--seed", type=seed_option, default=0, metavar="N",
+                           help="seed of the sampler, any integer, taken modulo 2**64 (default: 0)")
+        _state_defaults(t)
+        t.set_defaults(func=func)
+
+
 def add_sample_parser(subparsers: Any, *, discover: bool) -> argparse.ArgumentParser:
     """Register ``sample`` on an argparse subparsers object, one sub-command per target that has a sampler;
     with ``discover=False`` by its name and help alone, as ``add_train_parser``."""
     p = subparsers.add_parser("sample", help="sample from a trained model (lm: continue a prompt)")
-    if not discover:
-        return p
-    targets = p.add_subparsers(dest="target", metavar="TARGET", required=True)
-    for target, recipe in samplers().items():
-        t = targets.add_parser(target, help=f"sample from {recipe.summary}")
-        t.add_argument("--ckpt", required=True, metavar="DIR",
-                       help="a run folder, its final/ folder or a checkpoint folder")
-        recipe.add_sample_arguments(t)
-        t.add_argument("--seed", type=seed_option, default=0, metavar="N",
-                       help="seed of the sampler, any integer, taken modulo 2**64 (default: 0)")
-        _state_defaults(t)
-        t.set_defaults(func=run_sample)
+    if discover:
+        _add_checkpoint_targets(p, samplers(), verb="sample from", add_arguments="add_sample_arguments",
+                                func=run_sample, seeded=True)
     return p
 
 
@@ -228,14 +236,7 @@ def add_predict_parser(subparsers: Any, *, discover: bool) -> argparse.ArgumentP
     """Register ``predict`` on an argparse subparsers object, one sub-command per target that has a predictor;
     with ``discover=False`` by its name and help alone, as ``add_train_parser``."""
     p = subparsers.add_parser("predict", help="apply a trained model to inputs (e.g. the top classes of images)")
-    if not discover:
-        return p
-    targets = p.add_subparsers(dest="target", metavar="TARGET", required=True)
-    for target, recipe in predictors().items():
-        t = targets.add_parser(target, help=f"predict with {recipe.summary}")
-        t.add_argument("--ckpt", required=True, metavar="DIR",
-                       help="a run folder, its final/ folder or a checkpoint folder")
-        recipe.add_predict_arguments(t)
-        _state_defaults(t)
-        t.set_defaults(func=run_predict)
+    if discover:
+        _add_checkpoint_targets(p, predictors(), verb="predict with", add_arguments="add_predict_arguments",
+                                func=run_predict, seeded=False)
     return p
