@@ -44,6 +44,20 @@ def test_synthetic_task_batches_are_pure_in_seed_and_step():
     assert task.held_out()[0].shape == (2, 4)
 
 
+def test_a_curriculum_draws_the_first_steps_from_its_own_sampler():
+    def sample(n, g):
+        return torch.randint(0, 9, (n, 8), generator=g), torch.zeros(n, 8, dtype=torch.long)
+
+    def easy(n, g):
+        return torch.randint(0, 9, (n, 2), generator=g), torch.zeros(n, 2, dtype=torch.long)
+
+    task = SyntheticTask(torch.nn.Linear(1, 1), sample, batch_size=3, seed=1, eval_size=2, curriculum=(easy, 4))
+    plain = SyntheticTask(torch.nn.Linear(1, 1), sample, batch_size=3, seed=1, eval_size=2)
+    assert [task.train_batch(s)[0].shape[1] for s in (0, 3, 4, 9)] == [2, 2, 8, 8]
+    assert torch.equal(task.train_batch(4)[0], plain.train_batch(4)[0])  # same stream once the curriculum ends
+    assert task.held_out()[0].shape == (2, 8)  # the held-out set is the task's own
+
+
 def test_lti_stack_is_causal():
     torch.manual_seed(0)
     model = LTIStack(LTIStackConfig(vocab_size=10, d_model=8, n_layers=2, d_state=4)).eval()

@@ -20,6 +20,7 @@ from archlab.core.block import Block
 from archlab.core.lm import next_token_loss
 from archlab.core.norm import RMSNorm
 from archlab.core.outputs import LMOutput
+from archlab.data.streams import step_generator
 from archlab.lab.experiment import SampledTask, quick_fit
 from archlab.ssm.s4d import S4D
 from archlab.ssm.lm import MambaLM, MambaLMConfig, interleaved_layers
@@ -32,14 +33,22 @@ Sampler = Callable[[int, torch.Generator], tuple[Tensor, Tensor]]
 class SyntheticTask(SampledTask):
     """Next-token prediction on a synthetic task (``archlab.lab.experiment.SampledTask``: the batch of step
     ``s`` from the ``"train"`` stream, a held-out set from the ``"eval"`` stream); the loss is the model's
-    cross-entropy at the labelled positions."""
+    cross-entropy at the labelled positions. With a ``curriculum`` ``(easy, n)``, the batches of the first
+    ``n`` steps are drawn from ``easy`` instead (same stream); the held-out set is always the task's own."""
 
-    def __init__(self, model: nn.Module, sample: Sampler, *, batch_size: int, seed: int, eval_size: int = 256):
+    def __init__(self, model: nn.Module, sample: Sampler, *, batch_size: int, seed: int, eval_size: int = 256,
+                 curriculum: tuple[Sampler, int] | None = None):
         super().__init__(batch_size=batch_size, seed=seed, eval_size=eval_size)
         self.model, self._sample = model, sample
+        self._easy, self._easy_steps = curriculum if curriculum is not None else (sample, 0)
 
     def sample(self, size: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
         return self._sample(size, generator)
+
+    def train_batch(self, step: int, substep: int = 0) -> tuple[Tensor, Tensor]:
+        if step < self._easy_steps and not substep:
+            return self._easy(self.batch_size, step_generator(self.seed, "train", step))
+        return super().train_batch(step, substep)
 
     def loss(self, batch: tuple[Tensor, Tensor], player: str) -> Tensor:
         inputs, labels = batch
@@ -77,10 +86,12 @@ class Budget:
     lr: float
 
 
-def train(model: nn.Module, sample: Sampler, budget: Budget, *, seed: int) -> list[dict]:
-    """Train ``model`` on ``sample`` with AdamW (no weight decay), short warm-up, cosine decay; return the history
-    (its last record holds ``val_loss`` and ``val_acc`` on the task's held-out set)."""
-    task = SyntheticTask(model, sample, batch_size=budget.batch_size, seed=seed)
+def train(model: nn.Module, sample: Sampler, budget: Budget, *, seed: int,
+          curriculum: tuple[Sampler, int] | None = None) -> list[dict]:
+    """Train ``model`` on ``sample`` (the first steps on an easier ``curriculum`` sampler, when given) with AdamW
+    (no weight decay), short warm-up, cosine decay; return the history (its last record holds ``val_loss`` and
+    ``val_acc`` on the task's held-out set)."""
+    task = SyntheticTask(model, sample, batch_size=budget.batch_size, seed=seed, curriculum=curriculum)
     return quick_fit(task, steps=budget.steps, lr=budget.lr, batch_size=budget.batch_size, seed=seed,
                      warmup_steps=max(1, budget.steps // 20), log_every=max(1, budget.steps // 10)).history
 
