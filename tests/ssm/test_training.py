@@ -74,8 +74,9 @@ def test_lti_stack_is_causal():
 def test_claim_runs_end_to_end_on_a_tiny_budget(claim_id, monkeypatch):
     real_train = recall_claims.train
 
-    def tiny_train(model, sample, budget, *, seed):
-        return real_train(model, sample, Budget(steps=2, batch_size=6, lr=budget.lr), seed=seed)
+    def tiny_train(model, sample, budget, *, seed, curriculum=None):
+        easy = None if curriculum is None else (curriculum[0], 1)
+        return real_train(model, sample, Budget(steps=2, batch_size=6, lr=budget.lr), seed=seed, curriculum=easy)
 
     monkeypatch.setattr(recall_claims, "train", tiny_train)
     monkeypatch.setattr(selection_claims, "train", tiny_train)
