@@ -42,6 +42,20 @@ class ImageClassifier(nn.Module):
         return self.forward_head(self.forward_features(x))
 
 
+class StagedClassifier(ImageClassifier):
+    """A CNN of a ``stem`` then ``stages`` (an ``nn.ModuleList``) run in order; ``forward_hidden`` returns the last
+    stage's map (B, C, h, w), Hugging Face's ``last_hidden_state``."""
+
+    stem: nn.Module
+    stages: nn.ModuleList
+
+    def forward_hidden(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.stem(x)
+        for stage in self.stages:
+            x = stage(x)
+        return x
+
+
 def make_head(features: int, num_classes: int) -> nn.Module:
     """The linear classifier over ``features``, or ``nn.Identity`` for ``num_classes=0``."""
     return nn.Linear(features, num_classes) if num_classes else nn.Identity()

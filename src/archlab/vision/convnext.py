@@ -26,7 +26,7 @@ from torch import nn
 from archlab.core.io import PretrainedMixin
 from archlab.core.norm import LayerNorm
 from archlab.core.validation import check_at_least
-from archlab.vision.classifier import ImageClassifier, global_average_pool, make_head
+from archlab.vision.classifier import StagedClassifier, global_average_pool, make_head
 from archlab.vision.layers import DropPath, LayerNorm2d
 
 
@@ -112,7 +112,7 @@ class ConvNeXtStage(nn.Module):
         return self.blocks(self.downsample(x))
 
 
-class ConvNeXt(PretrainedMixin, ImageClassifier):
+class ConvNeXt(PretrainedMixin, StagedClassifier):
     config_class = ConvNeXtConfig
 
     def __init__(self, config: ConvNeXtConfig) -> None:
@@ -137,13 +137,6 @@ class ConvNeXt(PretrainedMixin, ImageClassifier):
             if isinstance(m, (nn.Conv2d, nn.Linear)):
                 nn.init.trunc_normal_(m.weight, std=0.02)
                 nn.init.zeros_(m.bias)
-
-    def forward_hidden(self, x: torch.Tensor) -> torch.Tensor:
-        """The last stage's map (B, widths[-1], h, w): Hugging Face's ``last_hidden_state``."""
-        x = self.stem(x)
-        for stage in self.stages:
-            x = stage(x)
-        return x
 
     def pool(self, hidden: torch.Tensor) -> torch.Tensor:
         """Global average pooling then the head's LayerNorm: (B, C, h, w) -> (B, C)."""

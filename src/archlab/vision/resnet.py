@@ -27,7 +27,7 @@ from torch import nn
 
 from archlab.core.io import PretrainedMixin
 from archlab.core.validation import check_at_least, check_choices
-from archlab.vision.classifier import ImageClassifier, global_average_pool, make_head
+from archlab.vision.classifier import StagedClassifier, global_average_pool, make_head
 from archlab.vision.layers import ConvBN
 
 BlockKind = Literal["basic", "bottleneck"]
@@ -104,7 +104,7 @@ class ResidualBlock(nn.Module):
         return F.relu(self.convs(x) + self.shortcut(x))
 
 
-class ResNet(PretrainedMixin, ImageClassifier):
+class ResNet(PretrainedMixin, StagedClassifier):
     config_class = ResNetConfig
 
     def __init__(self, config: ResNetConfig) -> None:
@@ -128,13 +128,6 @@ class ResNet(PretrainedMixin, ImageClassifier):
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-
-    def forward_hidden(self, x: torch.Tensor) -> torch.Tensor:
-        """The last stage's map (B, widths[-1], h, w): Hugging Face's ``last_hidden_state``."""
-        x = self.stem(x)
-        for stage in self.stages:
-            x = stage(x)
-        return x
 
     def pool(self, hidden: torch.Tensor) -> torch.Tensor:
         return global_average_pool(hidden)
