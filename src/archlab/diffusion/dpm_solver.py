@@ -37,6 +37,7 @@ from archlab.diffusion.scheduler import (
     StepOutput,
     karras_sigmas,
     sigma_to_timestep,
+    with_final_sigma,
 )
 
 
@@ -97,9 +98,7 @@ class DPMSolverSampler(DiscreteSchedule, SigmaStepIndex):
                 timesteps = timesteps.round()
         else:
             sigmas = np.interp(timesteps, np.arange(len(training)), training)
-        a0 = self.alphas_cumprod[0]
-        last = ((1 - a0) / a0) ** 0.5 if c.final_sigma == "sigma_min" else 0
-        self.sigmas = torch.from_numpy(np.concatenate([sigmas, [last]]).astype(np.float32))
+        self.sigmas = with_final_sigma(sigmas, self.alphas_cumprod, c.final_sigma)
         self.timesteps = torch.from_numpy(timesteps).to(device=device, dtype=torch.int64)
         self.num_inference_steps = len(timesteps)
         self._previous, self._lower_order_nums, self._step_index = None, 0, None

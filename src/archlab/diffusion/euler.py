@@ -33,6 +33,7 @@ from archlab.diffusion.scheduler import (
     karras_sigmas,
     sigma_to_timestep,
     spaced_timesteps,
+    with_final_sigma,
 )
 
 SIGMA_SCHEDULES = ("interpolated", "karras")
@@ -116,9 +117,7 @@ class EulerSampler(SigmaSchedule):
 
     def set_timesteps(self, num_inference_steps: int, device: torch.device | str | None = None) -> None:
         timesteps, sigmas = self._levels(num_inference_steps)
-        a0 = self.alphas_cumprod[0]
-        last = ((1 - a0) / a0) ** 0.5 if self.config.final_sigma == "sigma_min" else 0
-        self.sigmas = torch.from_numpy(np.concatenate([sigmas, [last]]).astype(np.float32))
+        self.sigmas = with_final_sigma(sigmas, self.alphas_cumprod, self.config.final_sigma)
         self.timesteps = torch.from_numpy(timesteps.astype(np.float32)).to(device)
         self.num_inference_steps = num_inference_steps
         self._step_index = None

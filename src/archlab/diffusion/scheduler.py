@@ -113,6 +113,14 @@ def sigma_to_timestep(sigma: np.ndarray, log_sigmas: np.ndarray) -> np.ndarray:
     return ((1 - w) * low + w * (low + 1)).reshape(np.shape(sigma))
 
 
+def with_final_sigma(sigmas: np.ndarray, a_bar: torch.Tensor, final_sigma: str) -> torch.Tensor:
+    """``sigmas`` (n,) with the last noise level appended, (n + 1,) float32: zero, or for ``"sigma_min"`` the
+    smallest training level ``sqrt((1 - alpha_bar_0) / alpha_bar_0)`` of the training ``a_bar`` (T,)."""
+    a0 = a_bar[0]
+    last = ((1 - a0) / a0) ** 0.5 if final_sigma == "sigma_min" else 0
+    return torch.from_numpy(np.concatenate([sigmas, [last]]).astype(np.float32))
+
+
 def threshold(x0: torch.Tensor, ratio: float, max_value: float) -> torch.Tensor:
     """Dynamic thresholding: per example, ``s`` = the ``ratio`` quantile of ``|x_0|`` clamped to
     ``[1, max_value]``; ``x_0`` clamped to ``[-s, s]`` and divided by ``s``."""
