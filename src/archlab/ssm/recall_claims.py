@@ -73,10 +73,14 @@ def _hybrid_budget(scale: Scale) -> Budget:
 ATTN_CONV = 3  # kernel of Based's short convolution in front of each attention layer
 
 
-def _attention(seed: int, vocab: int) -> MambaLM:
-    """Two layers of one-head attention with RoPE and a short convolution, no MLP (Zoology's mixer-only stack)."""
-    return attention_model(seed, position="rope", vocab_size=vocab, d_model=64, n_heads=1, max_seq_len=64,
-                           attn_conv=ATTN_CONV)
+def _trained_attention(scale: Scale, seed: int) -> tuple[Sampler, dict[int, tuple[Tensor, Tensor]], int, MambaLM]:
+    """The MQAR setup (``_mqar_setup``) and the attention baseline trained on it at the recall-gap budget: two
+    layers of one-head attention with RoPE and a short convolution, no MLP (Zoology's mixer-only stack)."""
+    sample, tests, vocab = _mqar_setup(scale, seed)
+    attention = attention_model(seed, position="rope", vocab_size=vocab, d_model=64, n_heads=1, max_seq_len=64,
+                                attn_conv=ATTN_CONV)
+    train(attention, sample, _mqar_budgets(scale)[0], seed=seed)
+    return sample, tests, vocab, attention
 
 
 def _scores(model: nn.Module, tests: dict[int, tuple[Tensor, Tensor]]) -> dict[int, float]:
@@ -97,10 +101,8 @@ FEATURE_DIMS = (1, 4, 16)  # linear attention's feature dimension f: the recurre
     threads=2,
 )
 def recall_gap(scale: Scale, seed: int) -> Evidence:
-    sample, tests, vocab = _mqar_setup(scale, seed)
-    attn_budget, rec_budget = _mqar_budgets(scale)
-    attention = _attention(seed, vocab)
-    train(attention, sample, attn_budget, seed=seed)
+    sample, tests, vocab, attention = _trained_attention(scale, seed)
+    rec_budget = _mqar_budgets(scale)[1]
     attn = _scores(attention, tests)
     recurrent: dict[int, dict[int, float]] = {}
     state_sizes: dict[int, int] = {}
@@ -148,13 +150,10 @@ def recall_gap(scale: Scale, seed: int) -> Evidence:
     threads=2,
 )
 def hybrid_recovers_recall(scale: Scale, seed: int) -> Evidence:
-    sample, tests, vocab = _mqar_setup(scale, seed)
-    attn_budget, _ = _mqar_budgets(scale)
+    sample, tests, vocab, attention = _trained_attention(scale, seed)
     rec_budget = _hybrid_budget(scale)
     width, d_state = 64, 1
     test16 = {16: tests[16]}
-    attention = _attention(seed, vocab)
-    train(attention, sample, attn_budget, seed=seed)
     recurrent = mamba_model(seed, vocab_size=vocab, d_model=width, n_layers=4, d_state=d_state, expand=1)
     train(recurrent, sample, rec_budget, seed=seed)
     hybrid = hybrid_model(seed, vocab_size=vocab, d_model=width, n_layers=4, d_state=d_state, expand=1, mlp="none",
