@@ -111,6 +111,11 @@ class PretrainedMixin:
         return config_from_dict(cls.config_class, values)
 
     @classmethod
+    def from_config(cls, config: Any) -> Any:
+        """A fresh model of ``config`` (the class's constructor; a model built from parts overrides it)."""
+        return cls(config)  # type: ignore[call-arg]
+
+    @classmethod
     def from_pretrained(cls: type[M], directory: str | Path, *, device: torch.device | str | None = None) -> M:
         meta = read_config(directory)
         if meta["archlab_class"] != _class_path(cls):
@@ -122,7 +127,7 @@ class PretrainedMixin:
         except (TypeError, ValueError, UserError) as err:
             raise UserError(f"{Path(directory) / CONFIG_NAME} holds an invalid config: {err}") from None
         try:
-            model = cls(config)  # type: ignore[call-arg]
+            model = cls.from_config(config)  # type: ignore[attr-defined]
         except (RuntimeError, TypeError, OverflowError, MemoryError) as err:  # a size no memory can hold
             first = str(err).splitlines()[0] if str(err) else type(err).__name__
             raise UserError(f"{Path(directory) / CONFIG_NAME} asks for a model that cannot be built ({first}); "
@@ -131,16 +136,23 @@ class PretrainedMixin:
         return model.to(device) if device is not None else model  # type: ignore[attr-defined]
 
 
+def model_class(path: str, *, where: str) -> type:
+    """The archlab model class at ``"archlab.<module>:<Class>"``; anything else is a ``UserError`` that starts
+    with ``where``."""
+    module_name, _, qualname = path.partition(":")
+    if not module_name.startswith("archlab.") or not qualname:
+        raise UserError(f"{where} {path!r} is not an archlab model")
+    try:
+        found = getattr(importlib.import_module(module_name), qualname)
+    except (ImportError, AttributeError):
+        raise UserError(f"{where} {path!r} does not exist in this archlab") from None
+    if not (isinstance(found, type) and issubclass(found, PretrainedMixin)):
+        raise UserError(f"{where} {path!r} is not a model class with from_pretrained")
+    return found
+
+
 def load_pretrained(directory: str | Path, *, device: torch.device | str | None = None) -> nn.Module:
     """Load whatever archlab model ``directory`` holds, by the class named in its ``config.json``."""
     meta = read_config(directory)
-    module_name, _, qualname = meta["archlab_class"].partition(":")
-    if not module_name.startswith("archlab.") or not qualname:
-        raise UserError(f"{directory}: class {meta['archlab_class']!r} is not an archlab model")
-    try:
-        cls = getattr(importlib.import_module(module_name), qualname)
-    except (ImportError, AttributeError):
-        raise UserError(f"{directory}: class {meta['archlab_class']!r} does not exist in this archlab") from None
-    if not (isinstance(cls, type) and issubclass(cls, PretrainedMixin)):
-        raise UserError(f"{directory}: {meta['archlab_class']!r} is not a model class with from_pretrained")
+    cls = model_class(meta["archlab_class"], where=f"{directory}: class")
     return cls.from_pretrained(directory, device=device)

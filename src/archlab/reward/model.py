@@ -19,15 +19,13 @@ rightmost position whose id is not ``pad_token_id`` (position 0 when every id is
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
 
 import torch
 from torch import nn
 
-from archlab.core.io import PretrainedMixin, load_weights, read_config
+from archlab.core.io import PretrainedMixin, model_class
 from archlab.core.validation import check_at_least, check_choices
 from archlab.errors import UserError
 
@@ -140,31 +138,8 @@ class RewardModel(PretrainedMixin, nn.Module):
         return cls(backbone, config.d_model, pooling=config.pooling, pad_token_id=config.pad_token_id,
                    tokenizer=config.tokenizer)
 
-    @classmethod
-    def from_pretrained(cls, directory: str | Path, *, device: torch.device | str | None = None) -> "RewardModel":
-        meta = read_config(directory)
-        expected = f"{cls.__module__}:{cls.__qualname__}"
-        if meta["archlab_class"] != expected:
-            raise UserError(f"{directory} holds a {meta['archlab_class']}, not a {expected}")
-        try:
-            config = cls.config_from_saved(meta["config"])
-        except (TypeError, ValueError, UserError) as err:
-            raise UserError(f"{Path(directory) / 'config.json'} holds an invalid config: {err}") from None
-        model = cls.from_config(config)
-        load_weights(model, Path(directory), device)
-        return model.to(device) if device is not None else model
-
 
 def _backbone_class(path: str) -> type:
     """The archlab model class at ``"archlab.<module>:<Class>"``, which must load from a saved config."""
-    module, _, name = path.partition(":")
-    if not module.startswith("archlab.") or not name:
-        raise UserError(f"backbone_class={path!r} is not an archlab model class")
-    try:
-        found = getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError):
-        raise UserError(f"backbone_class={path!r} does not exist in this archlab") from None
-    if not (isinstance(found, type) and issubclass(found, PretrainedMixin)):
-        raise UserError(f"backbone_class={path!r} is not a model class with a config")
-    return found
+    return model_class(path, where="backbone_class")
 
