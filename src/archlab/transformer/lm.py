@@ -8,6 +8,8 @@
 ``DecoderModel`` is the stack without a head (``BaseModelOutput(last_hidden_state)``, after the final norm, as
 Hugging Face's ``GPT2Model`` / ``LlamaModel``); ``DecoderLM`` adds the language-model head. An optional
 ``attention_mask`` (B, L), 1 for real tokens, hides padding keys; positions stay ``0 .. L-1`` either way.
+``inputs_embeds`` (B, L, D) instead of ids feeds vectors where the token embeddings would be (LLaVA's projected
+image tokens prefixed to text, Liu et al. 2023); ids and their embeddings give the same outputs.
 
 Decoding: ``init_state(batch)`` allocates one KV cache per layer; ``step(tokens, state)`` consumes one token
 per sequence and returns the next-token logits; ``forward(ids, state=...)`` pre-fills a chunk. Over the same
@@ -187,25 +189,38 @@ class DecoderModel(PretrainedMixin, nn.Module):
 
     def hidden_states(
         self,
-        input_ids: torch.Tensor,
+        input_ids: torch.Tensor | None = None,
         *,
         state: KVCacheState | None = None,
         attention_mask: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Final hidden states after the final norm, (B, L, D). ``attention_mask`` (B, L), 1 for real tokens,
-        is for whole sequences (not with ``state``)."""
+        is for whole sequences (not with ``state``). Exactly one of ``input_ids`` (B, L) and ``inputs_embeds``
+        (B, L, D) is given."""
         past = state.position if state is not None else 0
-        self.check_ids(input_ids, past=past)
+        if (input_ids is None) == (inputs_embeds is None):
+            raise ValueError("give exactly one of input_ids (batch, length) and inputs_embeds (batch, length, d_model)")
+        if inputs_embeds is None:
+            self.check_ids(input_ids, past=past)
+            h = self.tok_emb(input_ids)  # (B, L, D)
+        else:
+            if inputs_embeds.dim() != 3 or inputs_embeds.shape[2] != self.config.d_model:
+                raise ValueError(f"inputs_embeds must be (batch, length, {self.config.d_model}), "
+                                 f"got shape {tuple(inputs_embeds.shape)}")
+            if past + inputs_embeds.shape[1] > self.config.max_seq_len:
+                raise ValueError(f"{past} + {inputs_embeds.shape[1]} positions exceed "
+                                 f"max_seq_len={self.config.max_seq_len}")
+            h = inputs_embeds
         padding_mask = None
         if attention_mask is not None:
             if state is not None:
                 raise ValueError("attention_mask is for whole sequences; it cannot be combined with state")
-            if attention_mask.shape != input_ids.shape:
-                raise ValueError(f"attention_mask shape {tuple(attention_mask.shape)} must equal input_ids shape "
-                                 f"{tuple(input_ids.shape)}")
+            if attention_mask.shape != h.shape[:2]:
+                raise ValueError(f"attention_mask shape {tuple(attention_mask.shape)} must equal the inputs' "
+                                 f"(batch, length) {tuple(h.shape[:2])}")
             padding_mask = attention_mask.bool()
-        positions = torch.arange(past, past + input_ids.shape[1], device=input_ids.device)
-        h = self.tok_emb(input_ids)  # (B, L, D)
+        positions = torch.arange(past, past + h.shape[1], device=h.device)
         if self.pos_emb is not None:
             h = h + self.pos_emb(positions)
         h = self.drop(h)
@@ -216,13 +231,15 @@ class DecoderModel(PretrainedMixin, nn.Module):
 
     def forward(
         self,
-        input_ids: torch.Tensor,
+        input_ids: torch.Tensor | None = None,
         *,
         state: KVCacheState | None = None,
         attention_mask: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
     ) -> BaseModelOutput:
-        """``BaseModelOutput(last_hidden_state (B, L, D))`` for ``input_ids`` (B, L)."""
-        return BaseModelOutput(self.hidden_states(input_ids, state=state, attention_mask=attention_mask))
+        """``BaseModelOutput(last_hidden_state (B, L, D))`` for ``input_ids`` (B, L) or ``inputs_embeds`` (B, L, D)."""
+        return BaseModelOutput(self.hidden_states(input_ids, state=state, attention_mask=attention_mask,
+                                                  inputs_embeds=inputs_embeds))
 
     def init_state(self, batch: int, *, max_len: int | None = None) -> KVCacheState:
         """Empty KV caches for ``batch`` sequences of up to ``max_len`` (default ``max_seq_len``) tokens."""
@@ -244,15 +261,17 @@ class DecoderLM(GenerationMixin, DecoderModel):
 
     def forward(
         self,
-        input_ids: torch.Tensor,
+        input_ids: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
         *,
         state: KVCacheState | None = None,
         attention_mask: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
     ) -> LMOutput:
-        """Logits for ``input_ids`` (B, L); ``labels`` (B, L) are the targets (-100 ignored); with ``state``,
-        the tokens continue the cached sequence and the caches are extended."""
-        logits = self.lm_head(self.hidden_states(input_ids, state=state, attention_mask=attention_mask))  # (B, L, V)
+        """Logits for ``input_ids`` (B, L) or ``inputs_embeds`` (B, L, D); ``labels`` (B, L) are the targets
+        (-100 ignored); with ``state``, the tokens continue the cached sequence and the caches are extended."""
+        h = self.hidden_states(input_ids, state=state, attention_mask=attention_mask, inputs_embeds=inputs_embeds)
+        logits = self.lm_head(h)  # (B, L, V)
         loss = None
         if labels is not None:
             loss = next_token_loss(logits, labels)
