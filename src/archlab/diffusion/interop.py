@@ -1,4 +1,5 @@
-"""diffusers schedulers as archlab samplers configured the same way (``archlab.interop.from_diffusers``).
+"""diffusers schedulers as archlab samplers configured the same way (``archlab.interop.from_diffusers``), and
+diffusers' models as archlab modules (each converter in its own module: ``dit_interop``).
 
 After ``set_timesteps(n)`` the converted sampler has the reference's timesteps, and the usual loop driven by
 the same denoiser and noise (the same generator seed for the stochastic ones) gives the same ``prev_sample``
@@ -30,6 +31,7 @@ from typing import Any, Callable
 
 from archlab.diffusion.ddim import DDIMConfig, DDIMSampler
 from archlab.diffusion.ddpm import DDPMConfig, DDPMSampler
+from archlab.diffusion.dit_interop import dit_from_diffusers
 from archlab.diffusion.dpm_solver import DPMSolverConfig, DPMSolverSampler
 from archlab.diffusion.euler import EulerConfig, EulerSampler
 from archlab.diffusion.flow_matching import FlowMatchConfig, FlowMatchEulerSampler
@@ -129,4 +131,5 @@ DIFFUSERS: dict[str, Callable[[Any], Any]] = {
     "HeunDiscreteScheduler": heun_from_diffusers,
     "DPMSolverMultistepScheduler": dpm_solver_from_diffusers,
     "FlowMatchEulerDiscreteScheduler": flow_match_from_diffusers,
+    "DiTTransformer2DModel": dit_from_diffusers,
 }
