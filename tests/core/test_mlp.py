@@ -65,7 +65,7 @@ def test_dropout_only_in_training():
 
 
 def test_bad_activation():
-    with pytest.raises(ValueError, match="activation='tanh' is not one of gelu, gelu_tanh, relu, silu"):
+    with pytest.raises(ValueError, match="activation='tanh' is not one of gelu, gelu_tanh, quick_gelu, relu, silu"):
         MLP(d_model=4, d_hidden=8, activation="tanh")
 
 

@@ -1,7 +1,8 @@
 """Position-wise feed-forward layers: the two-layer MLP and SwiGLU.
 
 - MLP: Vaswani et al. 2017, ``W2 act(W1 x + b1) + b2``; GPT-2 uses the tanh approximation of GELU
-  (Hendrycks and Gimpel 2016).
+  (Hendrycks and Gimpel 2016); CLIP (Radford et al. 2021) uses the sigmoid approximation ``x sigmoid(1.702 x)``
+  of the same paper ("quick_gelu").
 - SwiGLU: Shazeer 2020 ("GLU Variants Improve Transformer"), ``W_down (silu(W_gate x) * W_up x)``,
   as in Llama (Touvron et al. 2023).
 """
@@ -14,11 +15,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-Activation = Literal["gelu", "gelu_tanh", "relu", "silu"]
+Activation = Literal["gelu", "gelu_tanh", "quick_gelu", "relu", "silu"]
 
 _ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "gelu": F.gelu,
     "gelu_tanh": lambda x: F.gelu(x, approximate="tanh"),
+    "quick_gelu": lambda x: x * torch.sigmoid(1.702 * x),
     "relu": F.relu,
     "silu": F.silu,
 }
