@@ -37,3 +37,24 @@ def load_converted(model: nn.Module, state: dict[str, torch.Tensor], reference: 
         raise ValueError(f"{type(reference).__name__} does not fit {type(model).__name__}: "
                          f"missing {sorted(missing)}, unexpected {sorted(unexpected)}")
     model.train(reference.training)
+
+
+def fuse_parts(state: dict[str, torch.Tensor], pattern: str, target: str,
+               parts: tuple[str, ...] = ("q", "k", "v")) -> dict[str, torch.Tensor]:
+    """``state`` with the tensors whose names match ``pattern`` (a regular expression with a named group
+    ``part``) concatenated along dim 0, in the order ``parts``, under ``re.sub(pattern, target, name)``: separate
+    query, key and value projections become one fused ``qkv`` matrix. A missing part is a ``ValueError``."""
+    out: dict[str, torch.Tensor] = {}
+    fused: dict[str, dict[str, torch.Tensor]] = {}
+    for name, tensor in state.items():
+        match = re.fullmatch(pattern, name)
+        if match is None:
+            out[name] = tensor
+        else:
+            fused.setdefault(re.sub(pattern, target, name), {})[match.group("part")] = tensor
+    for name, found in fused.items():
+        missing = [p for p in parts if p not in found]
+        if missing:
+            raise ValueError(f"reference weights for {name!r} lack the parts {missing}")
+        out[name] = torch.cat([found[p] for p in parts])
+    return out

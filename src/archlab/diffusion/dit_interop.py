@@ -26,7 +26,7 @@ from typing import Any
 
 import torch
 
-from archlab.core.rename import Rules, load_converted, rename_state
+from archlab.core.rename import Rules, fuse_parts, load_converted, rename_state
 from archlab.diffusion.dit import DiT, DiTConfig
 
 ACTIVATIONS = {"gelu-approximate": "gelu_tanh", "gelu": "gelu"}
@@ -38,13 +38,14 @@ DIT_KEYS: Rules = (
     (r"transformer_blocks\.0\.norm1\.emb\.timestep_embedder\.linear_2\.(weight|bias)", r"time_mlp.2.\1"),
     (r"transformer_blocks\.0\.norm1\.emb\.class_embedder\.embedding_table\.weight", "class_embedding.weight"),
     (r"transformer_blocks\.(\d+)\.norm1\.linear\.(weight|bias)", r"blocks.\1.modulation.\2"),
+    (r"transformer_blocks\.(\d+)\.attn1\.to_qkv\.(weight|bias)", r"blocks.\1.attn.qkv_proj.\2"),
     (r"transformer_blocks\.(\d+)\.attn1\.to_out\.0\.(weight|bias)", r"blocks.\1.attn.o_proj.\2"),
     (r"transformer_blocks\.(\d+)\.ff\.net\.0\.proj\.(weight|bias)", r"blocks.\1.mlp.fc1.\2"),
     (r"transformer_blocks\.(\d+)\.ff\.net\.2\.(weight|bias)", r"blocks.\1.mlp.fc2.\2"),
     (r"proj_out_1\.(weight|bias)", r"final.modulation.\1"),
     (r"proj_out_2\.(weight|bias)", r"proj_out.\1"),
 )
-QKV = r"transformer_blocks\.(\d+)\.attn1\.to_([qkv])\.(weight|bias)"  # fused into blocks.{i}.attn.qkv_proj
+QKV = r"transformer_blocks\.(\d+)\.attn1\.to_(?P<part>[qkv])\.(weight|bias)"
 
 
 def _refuse(config: Any, **allowed: Any) -> None:
@@ -77,7 +78,6 @@ def dit_from_diffusers(reference: Any) -> DiT:
     state = reference.state_dict()
     shared = {name.split("norm1.emb.", 1)[1]: tensor for name, tensor in state.items()
               if name.startswith("transformer_blocks.0.norm1.emb.")}
-    qkv: dict[str, dict[str, torch.Tensor]] = {}
     kept = {}
     for name, tensor in state.items():
         match = re.fullmatch(EMBEDDER, name)
@@ -85,13 +85,8 @@ def dit_from_diffusers(reference: Any) -> DiT:
             if not torch.equal(tensor, shared[match.group(2)]):
                 raise ValueError(f"DiTTransformer2DModel block {match.group(1)} has its own embedder weight "
                                  f"{match.group(2)!r}; archlab's DiT shares block 0's (Peebles and Xie 2023)")
-            continue
-        match = re.fullmatch(QKV, name)
-        if match:
-            qkv.setdefault(f"blocks.{match.group(1)}.attn.qkv_proj.{match.group(3)}", {})[match.group(2)] = tensor
-            continue
-        kept[name] = tensor
-    converted = rename_state(kept, DIT_KEYS)
-    converted.update({key: torch.cat((parts["q"], parts["k"], parts["v"])) for key, parts in qkv.items()})
+        else:
+            kept[name] = tensor
+    converted = rename_state(fuse_parts(kept, QKV, r"transformer_blocks.\1.attn1.to_qkv.\3"), DIT_KEYS)
     load_converted(model, converted, reference)
     return model

@@ -1,5 +1,5 @@
 """diffusers schedulers as archlab samplers configured the same way (``archlab.interop.from_diffusers``), and
-diffusers' models as archlab modules (each converter in its own module: ``dit_interop``).
+diffusers' models as archlab modules (each converter in its own module: ``dit_interop``, ``unet_interop``).
 
 After ``set_timesteps(n)`` the converted sampler has the reference's timesteps, and the usual loop driven by
 the same denoiser and noise (the same generator seed for the stochastic ones) gives the same ``prev_sample``
@@ -36,6 +36,7 @@ from archlab.diffusion.dpm_solver import DPMSolverConfig, DPMSolverSampler
 from archlab.diffusion.euler import EulerConfig, EulerSampler
 from archlab.diffusion.flow_matching import FlowMatchConfig, FlowMatchEulerSampler
 from archlab.diffusion.heun import HeunConfig, HeunSampler
+from archlab.diffusion.unet_interop import unet_from_diffusers
 
 BETA_SCHEDULES = {"linear": "linear", "scaled_linear": "scaled_linear", "squaredcos_cap_v2": "cosine"}
 PREDICTION_TYPES = {"epsilon": "epsilon", "v_prediction": "v", "sample": "sample"}
@@ -132,4 +133,5 @@ DIFFUSERS: dict[str, Callable[[Any], Any]] = {
     "DPMSolverMultistepScheduler": dpm_solver_from_diffusers,
     "FlowMatchEulerDiscreteScheduler": flow_match_from_diffusers,
     "DiTTransformer2DModel": dit_from_diffusers,
+    "UNet2DModel": unet_from_diffusers,
 }
