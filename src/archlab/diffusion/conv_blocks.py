@@ -134,3 +134,26 @@ class Upsample(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
+
+
+class MiddleBlock(nn.Module):
+    """The lowest resolution's ``ResBlock -> SpatialAttention (optional) -> ResBlock``, channels unchanged."""
+
+    def __init__(self, channels: int, *, time_dim: Optional[int], groups: int, eps: float, attention: bool,
+                 head_dim: Optional[int] = None, attention_groups: Optional[int] = None, dropout: float = 0.0,
+                 time_injection: str = "default", output_scale: float = 1.0,
+                 d_context: Optional[int] = None) -> None:
+        super().__init__()
+        kwargs = dict(time_dim=time_dim, groups=groups, eps=eps, dropout=dropout, time_injection=time_injection,
+                      output_scale=output_scale)
+        self.res1 = ResBlock(channels, channels, **kwargs)
+        self.attn = SpatialAttention(channels, head_dim=head_dim or channels, groups=attention_groups or groups,
+                                     eps=eps, output_scale=output_scale, d_context=d_context) if attention else None
+        self.res2 = ResBlock(channels, channels, **kwargs)
+
+    def forward(self, h: torch.Tensor, e: Optional[torch.Tensor] = None,
+                context: Optional[torch.Tensor] = None) -> torch.Tensor:
+        h = self.res1(h, e)
+        if self.attn is not None:
+            h = self.attn(h, context)
+        return self.res2(h, e)

@@ -1,5 +1,6 @@
 """diffusers schedulers as archlab samplers configured the same way (``archlab.interop.from_diffusers``), and
-diffusers' models as archlab modules (each converter in its own module: ``dit_interop``, ``unet_interop``).
+diffusers' models as archlab modules (each converter in its own module: ``dit_interop``, ``unet_interop``,
+``autoencoder_interop``).
 
 After ``set_timesteps(n)`` the converted sampler has the reference's timesteps, and the usual loop driven by
 the same denoiser and noise (the same generator seed for the stochastic ones) gives the same ``prev_sample``
@@ -29,6 +30,7 @@ from __future__ import annotations
 import math
 from typing import Any, Callable
 
+from archlab.diffusion.autoencoder_interop import autoencoder_from_diffusers
 from archlab.diffusion.ddim import DDIMConfig, DDIMSampler
 from archlab.diffusion.ddpm import DDPMConfig, DDPMSampler
 from archlab.diffusion.dit_interop import dit_from_diffusers
@@ -134,4 +136,5 @@ DIFFUSERS: dict[str, Callable[[Any], Any]] = {
     "FlowMatchEulerDiscreteScheduler": flow_match_from_diffusers,
     "DiTTransformer2DModel": dit_from_diffusers,
     "UNet2DModel": unet_from_diffusers,
+    "AutoencoderKL": autoencoder_from_diffusers,
 }

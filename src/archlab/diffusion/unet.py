@@ -29,8 +29,8 @@ from torch import nn
 from archlab.core.io import PretrainedMixin
 from archlab.core.time_embedding import timestep_embedding
 from archlab.core.validation import check_at_least, check_choices, check_positive
-from archlab.diffusion.conv_blocks import (TIME_INJECTIONS, Downsample, ResBlock, SpatialAttention, Upsample,
-                                           group_norm)
+from archlab.diffusion.conv_blocks import (TIME_INJECTIONS, Downsample, MiddleBlock, ResBlock, SpatialAttention,
+                                           Upsample, group_norm)
 
 
 @dataclass
@@ -101,13 +101,13 @@ class UNet(nn.Module, PretrainedMixin):
         self.class_embedding = nn.Embedding(c.class_embeddings, c.time_dim) if c.class_embeddings else None
         self.conv_in = nn.Conv2d(c.in_channels, c.widths[0], 3, padding=1)
 
-        def res(cin: int, cout: int, scale: float = 1.0) -> ResBlock:
+        def res(cin: int, cout: int) -> ResBlock:
             return ResBlock(cin, cout, time_dim=c.time_dim, groups=groups, eps=eps, dropout=c.dropout,
-                            time_injection=c.time_injection, output_scale=scale)
+                            time_injection=c.time_injection)
 
-        def attn(channels: int, attn_groups: int = groups, scale: float = 1.0) -> SpatialAttention:
-            return SpatialAttention(channels, head_dim=c.head_dim or channels, groups=attn_groups, eps=eps,
-                                    output_scale=scale, d_context=c.d_context)
+        def attn(channels: int) -> SpatialAttention:
+            return SpatialAttention(channels, head_dim=c.head_dim or channels, groups=groups, eps=eps,
+                                    d_context=c.d_context)
 
         skip_channels = [c.widths[0]]
         width = c.widths[0]
@@ -127,9 +127,10 @@ class UNet(nn.Module, PretrainedMixin):
                 skip_channels.append(width)
             self.down.append(stage)
 
-        self.mid_res1 = res(width, width, c.mid_output_scale)
-        self.mid_attn = attn(width, c.mid_attention_groups, c.mid_output_scale) if c.mid_attention else None
-        self.mid_res2 = res(width, width, c.mid_output_scale)
+        self.mid = MiddleBlock(width, time_dim=c.time_dim, groups=groups, eps=eps, attention=c.mid_attention,
+                               head_dim=c.head_dim, attention_groups=c.mid_attention_groups, dropout=c.dropout,
+                               time_injection=c.time_injection, output_scale=c.mid_output_scale,
+                               d_context=c.d_context)
 
         self.up = nn.ModuleList()
         for level, (out, has_attn) in enumerate(zip(reversed(c.widths), c.up_attention)):
@@ -181,10 +182,7 @@ class UNet(nn.Module, PretrainedMixin):
             if stage.downsample is not None:
                 h = stage.downsample(h)
                 skips.append(h)
-        h = self.mid_res1(h, e)
-        if self.mid_attn is not None:
-            h = self.mid_attn(h, context)
-        h = self.mid_res2(h, e)
+        h = self.mid(h, e, context)
         for stage in self.up:
             for i, resnet in enumerate(stage.resnets):
                 h = resnet(torch.cat((h, skips.pop()), dim=1), e)  # (B, C_h + C_skip, H, W)

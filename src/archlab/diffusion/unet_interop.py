@@ -51,9 +51,9 @@ QKV = r"(.+)\.attentions\.(\d+)\.to_(?P<part>[qkv])\.(weight|bias)"
 BLOCK_PREFIXES: Rules = (
     (r"(^|\.)down_blocks\.", r"\1down."),
     (r"(^|\.)up_blocks\.", r"\1up."),
-    (r"(^|\.)mid_block\.resnets\.0\.", r"\1mid_res1."),
-    (r"(^|\.)mid_block\.resnets\.1\.", r"\1mid_res2."),
-    (r"(^|\.)mid_block\.attentions\.0\.", r"\1mid_attn."),
+    (r"(^|\.)mid_block\.resnets\.0\.", r"\1mid.res1."),
+    (r"(^|\.)mid_block\.resnets\.1\.", r"\1mid.res2."),
+    (r"(^|\.)mid_block\.attentions\.0\.", r"\1mid.attn."),
 )
 UNET_KEYS: Rules = CONV_BLOCK_KEYS + (
     (r"time_embedding\.linear_1\.(weight|bias)", r"time_mlp.0.\1"),
