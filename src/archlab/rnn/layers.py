@@ -15,7 +15,9 @@
 Per layer and direction, the input terms of every step are one matmul over the whole sequence
 (``cell.input_projection``); only the recurrent terms run step by step (``cell.recur``). ``step(x_t, state)``
 advances a unidirectional stack by one time step and agrees with ``forward``; ``init_state(batch)`` is the
-zero state. Options: ``recurrent_init="orthogonal"``, ``forget_bias`` and ``chrono_t_max`` (see
+zero state. ``path="auto"`` runs the LSTM's recurrence through ``archlab.rnn.fused`` (one autograd node per
+sequence, a hand-written backward); ``path="stepwise"`` steps the readable cells, the reference it is tested
+against (the Elman and GRU layers always step). Options: ``recurrent_init="orthogonal"``, ``forget_bias`` and ``chrono_t_max`` (see
 ``archlab.rnn.init``). Not supported: packed sequences, LSTM projections (torch's ``proj_size``).
 """
 
@@ -26,7 +28,8 @@ from typing import Literal, Optional, Union
 import torch
 from torch import nn
 
-from archlab.rnn.cells import CELLS, CellState, RecurrentCell
+from archlab.rnn.cells import CELLS, CellState, LSTMCell, RecurrentCell
+from archlab.rnn.fused import lstm_sequence
 from archlab.rnn.init import initialise_cell
 
 LayerState = Union[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]
@@ -34,6 +37,7 @@ Kind = Literal["rnn", "lstm", "gru"]
 Direction = Literal["forward", "bidirectional"]
 Layout = Literal["batch_first", "time_first"]
 RecurrentInit = Literal["uniform", "orthogonal"]
+Path = Literal["auto", "stepwise"]
 
 
 class RecurrentLayer(nn.Module):
@@ -55,6 +59,7 @@ class RecurrentLayer(nn.Module):
         forget_bias: Optional[float] = None,
         chrono_t_max: Optional[float] = None,
         generator: Optional[torch.Generator] = None,
+        path: Path = "auto",
     ) -> None:
         super().__init__()
         if kind not in CELLS:
@@ -67,10 +72,12 @@ class RecurrentLayer(nn.Module):
             raise ValueError(f"layout={layout!r} is not one of 'batch_first', 'time_first'")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout={dropout} must be in [0, 1)")
+        if path not in ("auto", "stepwise"):
+            raise ValueError(f"path={path!r} is not one of 'auto', 'stepwise'")
         if kind != "rnn" and nonlinearity != "tanh":
             raise ValueError(f"nonlinearity={nonlinearity!r} applies to kind='rnn' only")
         self.kind, self.hidden_size, self.n_layers = kind, hidden_size, n_layers
-        self.direction, self.layout = direction, layout
+        self.direction, self.layout, self.path = direction, layout, path
         self.dirs = 2 if direction == "bidirectional" else 1
         extra = {"nonlinearity": nonlinearity} if kind == "rnn" else {}
         cells = []
@@ -119,9 +126,16 @@ class RecurrentLayer(nn.Module):
 
     # --- forward ------------------------------------------------------------------------------------
 
-    @staticmethod
-    def _run(cell: RecurrentCell, gi: torch.Tensor, state: CellState, reverse: bool
+    def _run(self, cell: RecurrentCell, x: torch.Tensor, state: CellState, reverse: bool
              ) -> tuple[torch.Tensor, CellState]:
+        """One cell over ``x`` (B, L, I): outputs (B, L, H) and final state."""
+        if self.path == "auto" and isinstance(cell, LSTMCell):
+            return lstm_sequence(cell, x, state, reverse=reverse)
+        return self._run_stepwise(cell, cell.input_projection(x), state, reverse)
+
+    @staticmethod
+    def _run_stepwise(cell: RecurrentCell, gi: torch.Tensor, state: CellState, reverse: bool
+                      ) -> tuple[torch.Tensor, CellState]:
         """The recurrence of one cell over the input terms ``gi`` (B, L, G*H): outputs (B, L, H) and final state."""
         steps = gi.unbind(dim=1)  # L x (B, G*H); one backward node (gi[:, t] would zero-fill (B, L, G*H) per step)
         length = len(steps)
@@ -152,7 +166,7 @@ class RecurrentLayer(nn.Module):
             for d in range(self.dirs):
                 index = layer * self.dirs + d
                 cell = self.cells[index]
-                out, final = self._run(cell, cell.input_projection(x), self._cell_state(state, index), reverse=d == 1)
+                out, final = self._run(cell, x, self._cell_state(state, index), reverse=d == 1)
                 outs.append(out)
                 finals.append(final)
             x = outs[0] if self.dirs == 1 else torch.cat(outs, dim=-1)  # (B, L, dirs * H)
@@ -178,7 +192,7 @@ class RecurrentLayer(nn.Module):
 
     def extra_repr(self) -> str:
         return (f"kind={self.kind!r}, input_size={self.input_size}, hidden_size={self.hidden_size}, "
-                f"n_layers={self.n_layers}, direction={self.direction!r}, layout={self.layout!r}")
+                f"n_layers={self.n_layers}, direction={self.direction!r}, layout={self.layout!r}, path={self.path!r}")
 
 
 class RNN(RecurrentLayer):
