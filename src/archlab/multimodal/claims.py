@@ -1,0 +1,36 @@
+"""Claims of the multimodal family: the cone effect at initialisation and the token budget of each modality.
+
+Each experiment lives in its own module (setup and what was measured in that module's docstring); this module
+registers them with their rules, written from issue 16 before the first run.
+"""
+
+from __future__ import annotations
+
+from archlab.lab.registry import claim
+from archlab.multimodal.cone import cone_effect
+from archlab.multimodal.token_budget import token_budget
+
+claim(
+    "multimodal.cone-effect",
+    statement="Randomly initialised encoders already map inputs into a narrow cone, and two independently "
+    "initialised encoders into two different cones: the modality gap exists before training.",
+    source="Liang, Zhang, Kwon, Yeung, Zou 2022 (Mind the Gap), section 3",
+    rule="1,000 512-d standard-normal inputs; width-512 MLPs, weights and biases ~ N(0, 1/512), each layer Linear "
+    "then the nonlinearity, depths 1-8: without a nonlinearity the average pairwise cosine < 0.1 at every depth; "
+    "at every depth >= 2 the ReLU or the sigmoid MLP has average cosine >= 0.5, and both rise with depth "
+    "(non-decreasing from depth 1 to 8, depth 8 above depth 1); two independently initialised encoders (ReLU MLP "
+    "of depth 4 then a linear projection) on identical inputs: centroid gap of normalised embeddings >= 0.5",
+    threads=1,
+)(cone_effect)
+
+claim(
+    "multimodal.token-budget",
+    statement="A modality's token count grows with the square of an image's side and linearly with a video's "
+    "frames and an audio clip's duration; self-attention's cost grows with the square of the tokens.",
+    source="Dosovitskiy et al. 2021 (ViT); Arnab et al. 2021 (ViViT tubelets); Gong et al. 2021 (AST); "
+    "Vaswani et al. 2017",
+    rule="log-log slopes of tokens against image side (16-256 px, 16 x 16 patches) in [1.9, 2.1], against video "
+    "frames (4-64, 2-frame tubelets) and audio seconds (1-16 s, 4 x 4 log-mel patches) in [0.9, 1.1]; attention "
+    "FLOPs (scores and mixing) against tokens in [1.9, 2.1]; the counts equal the lengths the tokenisers return",
+    threads=1,
+)(token_budget)

@@ -1,0 +1,29 @@
+"""The multimodal claims' deterministic parts: the cone measures on constructed inputs, the attention FLOP count's
+formula, the registered ids."""
+
+import torch
+
+from archlab.lab import all_claims
+from archlab.multimodal.cone import cosine_by_depth
+from archlab.multimodal.token_budget import HEAD_DIM, HEADS, attention_flops
+
+
+def test_registered_ids():
+    assert {c.id for c in all_claims("multimodal")} == {"multimodal.cone-effect", "multimodal.token-budget"}
+
+
+def test_linear_layers_keep_random_inputs_apart_and_relu_draws_them_together():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(200, 512, generator=g, dtype=torch.float64)
+    linear = cosine_by_depth(x, "linear", g)
+    relu = cosine_by_depth(x, "relu", g)
+    assert max(linear) < 0.1
+    # One ReLU layer on independent Gaussian inputs: E[relu z]^2 / E[relu z^2] = (1 / 2 pi) / (1 / 2) = 1 / pi.
+    assert abs(relu[0] - 1 / torch.pi) < 0.02
+    assert relu[-1] > relu[0] + 0.3
+
+
+def test_attention_flops_are_the_two_products():
+    # Q K^T and A V: 2 matmuls of (N, Dh) x (Dh, N) and (N, N) x (N, Dh), 2 N^2 Dh FLOPs each, per head.
+    for n in (4, 10):
+        assert attention_flops(n) == HEADS * 2 * (2 * n * n * HEAD_DIM)
