@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 from typing import Sequence
 
 from archlab import __version__
@@ -328,8 +329,39 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
     add_train_parser(subparsers, discover=command == "train")
     add_sample_parser(subparsers, discover=command == "sample")
-    add_predict_parser(subparsers, discover=command == "predict")
+    add_predict_parser(subparsers, discover=command == "predict").epilog = (
+        "TARGET may be left out (archlab predict --ckpt DIR INPUT...): it is then the predict target of the "
+        "family whose model --ckpt holds")
     return parser
+
+
+def _with_predict_target(argv: list[str]) -> list[str]:
+    """``predict --ckpt DIR INPUT...`` as ``predict TARGET --ckpt DIR INPUT...``: when the word after ``predict``
+    is an option (not ``--help``) or an existing input, the target is read from the checkpoint. Its ``config.json`` names the
+    model's class (``archlab.<family>.<module>:<Class>``), and the target is the one predict target that the
+    family's ``recipes.py`` exports; a missing or unsaved ``--ckpt`` is a ``UserError``."""
+    from archlab.core.io import read_config
+    from archlab.families import family_modules
+    from archlab.train.command import resolve_model_dir
+    from archlab.train.recipe import predictors
+
+    at = argv.index("predict") + 1
+    targets = predictors()
+    rest = argv[at:]
+    ckpt = [rest[i + 1] for i, word in enumerate(rest[:-1]) if word == "--ckpt"]
+    ckpt += [word.split("=", 1)[1] for word in rest if word.startswith("--ckpt=")]
+    named = rest and not rest[0].startswith("-") and not Path(rest[0]).exists()  # a target, or a mistyped one
+    if not rest or named or rest[0] in targets or rest[0] in ("-h", "--help") or not ckpt:
+        return argv
+    model_dir = resolve_model_dir(ckpt[-1])
+    class_path = str(read_config(model_dir).get("archlab_class", ""))
+    parts = class_path.split(":")[0].split(".")
+    recipes = family_modules("recipes").get(parts[1]) if len(parts) > 2 and parts[0] == "archlab" else None
+    found = [t for t in getattr(recipes, "RECIPES", {}) if t in targets]
+    if len(found) != 1:
+        raise UserError(f"cannot tell the predict target of {model_dir} (model {class_path or 'unknown'}); name it: "
+                        f"archlab predict TARGET --ckpt DIR ..., TARGET one of {', '.join(targets)}")
+    return [*argv[:at], found[0], *rest]
 
 
 def _named_command(argv: Sequence[str]) -> str | None:
@@ -339,12 +371,13 @@ def _named_command(argv: Sequence[str]) -> str | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    parser = build_parser(_named_command(argv))
-    args = parser.parse_args(argv)
-    if getattr(args, "func", None) is None:
-        parser.print_help(sys.stderr)
-        return 2
+    command = _named_command(argv)
+    parser = build_parser(command)
     try:
+        args = parser.parse_args(_with_predict_target(argv) if command == "predict" else argv)
+        if getattr(args, "func", None) is None:
+            parser.print_help(sys.stderr)
+            return 2
         if getattr(args, "out", None) is not None:
             check_output_dir(args.out)  # every command that writes: before any work
         return int(args.func(args) or 0)

@@ -56,6 +56,32 @@ def test_predict_prints_the_top_5_digits_and_classify_offers_no_sampler(tmp_path
     probabilities = [float(line.split()[-1]) for line in lines[1:]]
     assert probabilities == sorted(probabilities, reverse=True)
     assert {line.split()[1] for line in lines[1:]} <= {str(d) for d in range(10)}
+    assert main(["predict", "--ckpt", str(out), str(image)]) == 0  # the spelling: target from the ckpt
+    assert capsys.readouterr().out.strip().splitlines() == lines
+    assert main(["predict", str(image), f"--ckpt={out / 'final'}", "--top", "2"]) == 0
+    assert capsys.readouterr().out.strip().splitlines() == lines[:3]
+
+
+def test_predict_without_a_target_names_bad_input_in_one_line(tmp_path, capsys):
+    image = tmp_path / "x.png"
+    assert main(["predict", "--ckpt", str(tmp_path / "nowhere"), str(image)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("archlab: error: --ckpt") and "does not exist" in err and err.count("\n") == 1
+    out = tmp_path / "run"
+    assert main(["train", "classify", "--arch", "lenet", "--steps", "1", "--quiet", "--out", str(out),
+                 "--set", "train.batch_size=8"]) == 0
+    image.write_bytes(b"not a png")
+    capsys.readouterr()
+    assert main(["predict", "--ckpt", str(out), str(image)]) == 2
+    err = capsys.readouterr().err
+    assert "cannot read image" in err and str(image) in err and err.count("\n") == 1
+
+    other = tmp_path / "other"  # a saved model of no family: the target cannot be inferred, and the error says so
+    other.mkdir()
+    (other / "config.json").write_text(json.dumps({"archlab_class": "mypackage.nets:Net", "config": {}}))
+    assert main(["predict", "--ckpt", str(other), str(image)]) == 2
+    err = capsys.readouterr().err
+    assert "cannot tell the predict target" in err and "classify" in err and err.count("\n") == 1
 
 
 def test_bad_input_is_a_one_line_error(tmp_path, capsys, image_folder):
