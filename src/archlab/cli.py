@@ -257,7 +257,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     for bench in benches:
         with console.status(f"running {bench.name}: {bench.description} ..."):
             result = run_benchmark(bench.name, device=args.device, repeats=args.repeats, size=args.size,
-                                   out=args.out)
+                                   out=args.out, precision=args.precision)
         table = Table(title=f"{bench.name} on {args.device}", title_justify="left",
                       caption=f"peer: {result.peer}", caption_justify="left")
         table.add_column("")
@@ -324,6 +324,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--repeats", type=int, help="timed repeats per side (default: the benchmark's own)")
     p.add_argument("--size", choices=("default", "tiny"), default="default",
                    help="tiny: a seconds-long smoke run instead of the published configuration")
+    p.add_argument("--precision", choices=("fp32", "bf16"),
+                   help="bf16: both sides under the same bf16 autocast (benchmarks with that option, e.g. lm-train)")
     p.add_argument("--out", default="bench-results", help="folder for <name>.json (default: bench-results)")
     p.set_defaults(func=cmd_bench)
 

@@ -9,6 +9,7 @@ order, each family's in the order its module defines them. This registry names n
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -81,15 +82,22 @@ def run_benchmark(
     repeats: int | None = None,
     size: str = "default",
     out: "str | Path | None" = "bench-results",
+    precision: str | None = None,
 ) -> BenchResult:
-    """Run benchmark ``name`` and (unless ``out`` is None) write ``<out>/<name>.json``."""
+    """Run benchmark ``name`` and (unless ``out`` is None) write ``<out>/<name>.json``. ``precision`` (e.g.
+    ``"bf16"``) goes to a benchmark that takes a ``precision`` argument; None leaves its default."""
     bench = get_benchmark(name)
     check_device(device)
+    options = {}
+    if precision is not None:
+        if "precision" not in inspect.signature(bench.fn).parameters:
+            raise UserError(f"benchmark {name!r} has no precision option; it runs in its own fixed precision")
+        options["precision"] = precision
     if size not in SIZES:
         raise UserError(f"size={size!r} is not one of {', '.join(SIZES)}")
     if repeats is not None and repeats < 1:
         raise UserError(f"repeats={repeats} must be at least 1")
-    result = bench.fn(device=device, repeats=repeats, size=size)
+    result = bench.fn(device=device, repeats=repeats, size=size, **options)
     result.target = bench.target
     if out is not None:
         result.save(Path(out) / f"{name}.json")

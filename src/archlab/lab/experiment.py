@@ -70,11 +70,12 @@ def quick_fit(
     eval_batches: int = 1,
     log_every: int = 0,
     device: str = "cpu",
-    precision: str = "auto",
+    precision: str = "fp32",
 ) -> FitResult:
     """Train ``task`` on ``device`` for ``steps`` AdamW steps (linear warm-up, cosine decay to
     ``min_lr_ratio * lr``), quietly, and return the ``FitResult``. ``eval_every=0`` evaluates once at the end;
-    ``log_every=0`` logs no training losses."""
+    ``log_every=0`` logs no training losses. Float32 unless ``precision`` says otherwise: a claim's numbers do
+    not depend on whether the CPU has bf16 units (where ``"auto"`` would pick bf16)."""
     config = RunConfig(
         model=None,
         optim=OptimConfig(lr=lr, weight_decay=weight_decay, betas=betas, warmup_steps=warmup_steps,

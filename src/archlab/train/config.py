@@ -80,7 +80,8 @@ class TrainConfig:
     length of a sequence task belongs to the task's data config (``data.context`` of ``archlab train lm``).
     ``eval_every``, ``checkpoint_every`` and ``log_every``
     count optimiser steps; 0 turns the periodic action off (the final evaluation and model still happen).
-    ``precision="auto"`` is bf16 autocast on a GPU that supports it, fp32 elsewhere. ``ema_decay > 0`` keeps
+    ``precision="auto"`` is bf16 autocast on a GPU that supports it and on a CPU with bf16 matrix units (AMX or
+    AVX-512 bf16: ``archlab.train.precision``), fp32 elsewhere. ``ema_decay > 0`` keeps
     an exponential moving average of the weights (``archlab.train.ema``), checkpointed and written to
     ``final/ema/``; 0 turns it off.
     """

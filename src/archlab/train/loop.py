@@ -46,6 +46,7 @@ from archlab.train.distributed import (
 from archlab.train.ema import WeightEMA
 from archlab.train.optim import build_optimizer, clip_gradients, lr_factor, set_lr
 from archlab.train.parallel import build_engine
+from archlab.train.precision import autocast_dtype
 from archlab.train.progress import METRICS_NAME, MetricsLog, ProgressBar
 from archlab.train.run_folder import claim_run_folder
 from archlab.train.task import Player, Task, as_loss_output, map_batch
@@ -85,15 +86,6 @@ def resolve_device(name: str, context: DistContext) -> torch.device:
     if name == "cuda" and context.enabled:
         return torch.device(f"cuda:{context.local_rank}")
     return torch.device(name)
-
-
-def autocast_dtype(precision: str, device: torch.device) -> Optional[torch.dtype]:
-    """bf16 for ``"bf16"``, and for ``"auto"`` on a GPU that supports it; None (fp32) otherwise."""
-    if precision == "bf16":
-        return torch.bfloat16
-    if precision == "auto" and device.type == "cuda" and torch.cuda.is_bf16_supported():
-        return torch.bfloat16
-    return None
 
 
 def _check_players(players: list[Player]) -> None:

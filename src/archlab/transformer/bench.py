@@ -6,7 +6,9 @@ AdamW, lr 3e-4, betas (0.9, 0.95), weight decay 0.1 on matrices only, grouped as
 does). One call is one full training step: zero grads, forward with loss, backward, optimiser step. The
 vocabulary is 8192 tokens (a small BPE's size, as in the Zoology configs) rather than GPT-2's 50257, so
 that the output layer does not swamp the blocks at this width; both sides use the same number. The peer
-runs with its SDPA attention.
+runs with its SDPA attention. ``precision="bf16"`` (``archlab bench lm-train --precision bf16``) runs both
+sides' forward and loss under the same bf16 autocast, each through its own loss path; the utilisation stays
+measured against the fp32 peak.
 
 Achieved FLOP/s counts the model FLOPs of Kaplan et al. 2020 (Scaling Laws, Sec. 2.1, Table 1) per
 training token, forward plus backward (3x forward):
@@ -72,6 +74,7 @@ CONFIGS = {
     ),
     "tiny": LMTrainConfig(vocab_size=256, d_model=64, n_layers=2, n_heads=4, d_ff=256, context=32, batch_size=4),
 }
+PRECISIONS = ("fp32", "bf16")  # bf16: both sides' forward and loss under bf16 autocast
 
 
 def make_batches(cfg: LMTrainConfig, *, seed: int = 0) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -139,15 +142,19 @@ def make_train_step(
     optimizer: torch.optim.Optimizer,
     batches: list[tuple[torch.Tensor, torch.Tensor]],
     steps: int,
+    precision: str = "fp32",
 ) -> Callable[[], None]:
-    """A function that runs ``steps`` training steps over ``batches`` in order, cycling."""
+    """A function that runs ``steps`` training steps over ``batches`` in order, cycling; with
+    ``precision="bf16"`` the forward and loss run under bf16 autocast (the weights and optimiser stay float32)."""
     stream = itertools.cycle(batches)
 
     def train() -> None:
         for _ in range(steps):
             inputs, targets = next(stream)
             optimizer.zero_grad(set_to_none=True)
-            loss_fn(model, inputs, targets).backward()
+            with torch.autocast(inputs.device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+                loss = loss_fn(model, inputs, targets)
+            loss.backward()
             optimizer.step()
 
     return train
@@ -162,7 +169,10 @@ def _count_parameters(model: torch.nn.Module) -> int:
     description="training tokens/s, archlab DecoderLM vs transformers GPT2LMHeadModel (4x256, ctx 256, batch 16)",
     target=1.2,
 )
-def lm_train(*, device: str = "cpu", repeats: int | None = None, size: str = "default", seed: int = 0) -> BenchResult:
+def lm_train(*, device: str = "cpu", repeats: int | None = None, size: str = "default", seed: int = 0,
+             precision: str = "fp32") -> BenchResult:
+    if precision not in PRECISIONS:
+        raise UserError(f"precision={precision!r} is not one of {', '.join(PRECISIONS)}")
     cfg = CONFIGS[size]
     steps = 1 if device == "cpu" else 10  # a GPU step takes milliseconds: time several per call
     batches = [(x.to(device), y.to(device)) for x, y in make_batches(cfg, seed=seed)]
@@ -176,7 +186,7 @@ def lm_train(*, device: str = "cpu", repeats: int | None = None, size: str = "de
             initial_loss = loss_fn(model, *batches[0]).item()
         optimizer = make_optimizer(model, cfg)
         sides[side] = {
-            "step": make_train_step(model, loss_fn, optimizer, batches, steps),
+            "step": make_train_step(model, loss_fn, optimizer, batches, steps, precision),
             "parameters": _count_parameters(model),
             "initial_loss": initial_loss,
         }
@@ -201,7 +211,7 @@ def lm_train(*, device: str = "cpu", repeats: int | None = None, size: str = "de
     )
     peak = max(peak_before, matmul_peak(device=device, sizes=peak_sizes))  # the better of before and after
     flops = cfg.flops_per_token
-    result.config = {**asdict(cfg), "steps_per_call": steps, "threads": torch.get_num_threads()}
+    result.config = {**asdict(cfg), "steps_per_call": steps, "threads": torch.get_num_threads(), "precision": precision}
     result.extra = {
         "flops_per_token": flops,
         "matmul_peak_flops": peak,

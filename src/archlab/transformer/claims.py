@@ -159,7 +159,7 @@ def lm_learns(scale: Scale, seed: int) -> Evidence:
         optim=OptimConfig(lr=5e-3 if quick else 1e-3, warmup_steps=20 if quick else 200),
         train=TrainConfig(steps=300 if quick else 5000, batch_size=32, eval_every=0,
                           eval_batches=20 if quick else 100, checkpoint_every=0, log_every=10, seed=seed,
-                          device="cpu" if quick else "auto", progress=False),
+                          device="cpu" if quick else "auto", precision="fp32" if quick else "auto", progress=False),
     )
     torch.manual_seed(seed)
     task = lm_recipe("llama").build_task(config)
