@@ -2,9 +2,10 @@
 
 One layer, batch 32, length 256, input and hidden 256, float32, batch-first (``tiny``: batch 2, length 16, width
 8). The reported times are forward + backward (of the sum of the outputs, through the input and every weight);
-``extra`` holds the forward-only times and their ratio, the path archlab took (``auto``: the LSTM through ``archlab.rnn.fused``),
-and the largest absolute differences of the outputs and of every gradient, the gradients also relative to their
-largest entry (a weight gradient sums L * B = 8192 terms, so its float32 rounding grows with its size).
+``extra`` holds the forward-only times and their ratio, and the largest absolute differences of the outputs and
+of every gradient, the gradients also relative to their largest entry (a weight gradient sums L * B = 8192
+terms, so its float32 rounding grows with its size). ``config["archlab_path"]`` is the layer's path (``auto``:
+the LSTM through ``archlab.rnn.fused``).
 The target is archlab at most 1.2x torch's time: speedup (torch / archlab) >= 1 / 1.2.
 """
 

@@ -184,7 +184,8 @@ def sequential_bottleneck(scale: Scale, seed: int) -> Evidence:
     width, batch = 64, 2
     lengths = [64, 128, 256, 512, 1024] if scale is Scale.QUICK else [128, 256, 512, 1024, 2048, 4096]
     repeats = 3 if scale is Scale.QUICK else 5
-    lstm = LSTM(input_size=width, hidden_size=width)
+    # the stepwise cells: their autograd graph shows the chain of matmuls that the fused path hides in one node
+    lstm = LSTM(input_size=width, hidden_size=width, path="stepwise")
     layer = Block(d_model=width, mixer=MultiHeadAttention(d_model=width, n_heads=4, causal=True),
                   feed_forward=MLP(d_model=width, d_hidden=4 * width))
     gen = torch.Generator().manual_seed(seed)

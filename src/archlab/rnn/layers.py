@@ -17,8 +17,8 @@ Per layer and direction, the input terms of every step are one matmul over the w
 advances a unidirectional stack by one time step and agrees with ``forward``; ``init_state(batch)`` is the
 zero state. ``path="auto"`` runs the LSTM's recurrence through ``archlab.rnn.fused`` (one autograd node per
 sequence, a hand-written backward); ``path="stepwise"`` steps the readable cells, the reference it is tested
-against (the Elman and GRU layers always step). Options: ``recurrent_init="orthogonal"``, ``forget_bias`` and ``chrono_t_max`` (see
-``archlab.rnn.init``). Not supported: packed sequences, LSTM projections (torch's ``proj_size``).
+against (the Elman and GRU layers always step). Options: ``recurrent_init="orthogonal"``, ``forget_bias`` and
+``chrono_t_max`` (see ``archlab.rnn.init``). Not supported: packed sequences, LSTM projections (torch's ``proj_size``).
 """
 
 from __future__ import annotations
