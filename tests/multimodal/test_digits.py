@@ -32,6 +32,8 @@ def test_captions_read_the_labels(data):
     j = int(((data.train.canvas_labels[:, 0] == 3) & (data.train.canvas_labels[:, 1] == 8)).nonzero()[0])
     assert data.train.canvas_caption(j) == "a three to the left of an eight"
     assert vocab.decode(vocab.encode(data.train.canvas_caption(j))) == data.train.canvas_caption(j)
+    k = int(((data.train.canvas_labels[:, 0] == 1) & (data.train.canvas_labels[:, 1] == 8)).nonzero()[0])
+    assert data.train.canvas_caption(k) == "a one to the left of an eight"
 
 
 def test_canvases_hold_two_different_digits_left_and_right(data):

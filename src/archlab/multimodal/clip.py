@@ -29,9 +29,11 @@ MAX_LOGIT_SCALE = math.log(100.0)
 
 @dataclass
 class CLIPConfig:
-    """Configuration of ``CLIP``; ``*_ff=None`` means 4 x the width. The defaults fit the built-in digits."""
+    """Configuration of ``CLIP``; ``*_ff=None`` means 4 x the width; images are ``image_size`` high and
+    ``image_width`` wide (None: square). The defaults fit the built-in digits."""
 
     image_size: int = 8
+    image_width: int | None = None
     patch_size: int = 4
     in_channels: int = 1
     vision_width: int = 32
@@ -58,6 +60,9 @@ class CLIPConfig:
                        "vision_heads", "vocab_size", "max_text_len", "text_width", "text_layers", "text_heads",
                        "projection_dim")
         check_divisible(self, "image_size", "patch_size")
+        if self.image_width is not None:
+            check_at_least(self, 1, "image_width")
+            check_divisible(self, "image_width", "patch_size")
         check_divisible(self, "vision_width", "vision_heads")
         check_divisible(self, "text_width", "text_heads")
         for name in ("vision_ff", "text_ff"):
@@ -89,7 +94,7 @@ class CLIP(PretrainedMixin, nn.Module):
         self.vision = ImageEncoder(image_size=c.image_size, patch_size=c.patch_size, in_channels=c.in_channels,
                                    d_model=c.vision_width, n_layers=c.vision_layers, n_heads=c.vision_heads,
                                    d_ff=c.vision_ff or 4 * c.vision_width, activation=c.activation,
-                                   norm_eps=c.vision_norm_eps)
+                                   norm_eps=c.vision_norm_eps, image_width=c.image_width)
         self.text = TextEncoder(vocab_size=c.vocab_size, max_len=c.max_text_len, d_model=c.text_width,
                                 n_layers=c.text_layers, n_heads=c.text_heads, d_ff=c.text_ff or 4 * c.text_width,
                                 activation=c.activation, norm_eps=c.text_norm_eps, eos_token_id=c.eos_token_id,

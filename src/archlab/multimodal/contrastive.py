@@ -17,12 +17,14 @@ import torch
 import torch.nn.functional as F
 
 
-def contrastive_logits(image_emb: torch.Tensor, text_emb: torch.Tensor, logit_scale: torch.Tensor | float) -> torch.Tensor:
+def contrastive_logits(image_emb: torch.Tensor, text_emb: torch.Tensor,
+                       logit_scale: torch.Tensor | float) -> torch.Tensor:
     """(B, P), (B, P) -> (B, B) ``s * x_n y_n^T``: row i holds image i against every text."""
     return logit_scale * F.normalize(image_emb, dim=-1) @ F.normalize(text_emb, dim=-1).t()  # (B, P) @ (P, B)
 
 
-def symmetric_infonce(image_emb: torch.Tensor, text_emb: torch.Tensor, logit_scale: torch.Tensor | float) -> torch.Tensor:
+def symmetric_infonce(image_emb: torch.Tensor, text_emb: torch.Tensor,
+                      logit_scale: torch.Tensor | float) -> torch.Tensor:
     """CLIP's symmetric InfoNCE of B matched pairs (pair i: ``image_emb[i]``, ``text_emb[i]``)."""
     if image_emb.shape != text_emb.shape or image_emb.dim() != 2:
         raise ValueError(f"image and text embeddings must both be (batch, dim), got {tuple(image_emb.shape)} and "

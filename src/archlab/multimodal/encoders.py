@@ -1,7 +1,8 @@
 """The two towers of a dual encoder, built from ``archlab.core`` blocks: a ViT image encoder and a causal text
 transformer, as CLIP has them (Radford et al. 2021, section 2.4).
 
-- ``ImageEncoder``: patch embedding without bias (``core.patches``), a class token, learned positions, a LayerNorm
+- ``ImageEncoder`` (``image_size`` high, ``image_width`` wide, square by default): patch embedding without bias
+  (``core.patches``), a class token, learned positions, a LayerNorm
   before the stack (CLIP's "additional layer normalization to the combined patch and position embeddings"), pre-norm
   blocks, and a LayerNorm on the class token's final state: ``pooled = LN(z_L^0)``. ``tokens`` returns every
   token's final state (B, 1 + N, D) before that norm, the sequence a projector or cross-attention reads.
@@ -42,11 +43,12 @@ class ImageEncoder(nn.Module):
     """(B, C, H, W) -> pooled (B, D); ``tokens``: (B, 1 + N, D)."""
 
     def __init__(self, *, image_size: int, patch_size: int, in_channels: int, d_model: int, n_layers: int,
-                 n_heads: int, d_ff: int, activation: Activation = "quick_gelu", norm_eps: float = 1e-5) -> None:
+                 n_heads: int, d_ff: int, activation: Activation = "quick_gelu", norm_eps: float = 1e-5,
+                 image_width: int | None = None) -> None:
         super().__init__()
         self.patch_embed = PatchEmbedding(in_channels=in_channels, d_model=d_model, patch_size=patch_size, bias=False)
-        gh, gw = self.patch_embed.grid(image_size, image_size)
-        self.image_size = image_size
+        self.image_shape = (image_size, image_width or image_size)  # (H, W); square unless image_width is given
+        gh, gw = self.patch_embed.grid(*self.image_shape)
         self.cls_token = nn.Parameter(torch.randn(d_model) * d_model ** -0.5)
         self.pos_emb = LearnedPositionalEmbedding(1 + gh * gw, d_model)
         self.pre_norm = LayerNorm(d_model, eps=norm_eps)
@@ -55,8 +57,8 @@ class ImageEncoder(nn.Module):
         self.post_norm = LayerNorm(d_model, eps=norm_eps)
 
     def tokens(self, images: torch.Tensor) -> torch.Tensor:
-        if images.shape[-2:] != (self.image_size, self.image_size):
-            raise ValueError(f"images must be {self.image_size} x {self.image_size}, got {tuple(images.shape[-2:])}")
+        if tuple(images.shape[-2:]) != self.image_shape:
+            raise ValueError(f"images must be (height, width) {self.image_shape}, got {tuple(images.shape[-2:])}")
         x = self.patch_embed(images)  # (B, N, D)
         cls = self.cls_token.expand(x.shape[0], 1, -1)  # (B, 1, D)
         x = torch.cat([cls, x], dim=1) + self.pos_emb.weight  # (B, 1 + N, D)

@@ -67,7 +67,8 @@ def token_budget(scale: Scale, seed: int) -> Evidence:
     axes[3].set(xlabel="tokens", ylabel="attention FLOPs",
                 title=f"attention: slope {slopes['attention_flops_vs_tokens']:.2f}")
     return Evidence(metrics={**slopes, "tokens_match_sequence_lengths": consistent,
-                             "image_tokens_at_256px": counts["image"][-1], "video_tokens_at_64_frames": counts["video"][-1],
+                             "image_tokens_at_256px": counts["image"][-1],
+                             "video_tokens_at_64_frames": counts["video"][-1],
                              "audio_tokens_at_16s": counts["audio"][-1]},
                     holds=holds, figure=fig, key_metric="image_tokens_vs_side",
                     details={"counts": counts, "attention_tokens": all_tokens, "attention_flops": flops})

@@ -45,5 +45,5 @@ def pad(sequences: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def article(word: str) -> str:
-    """``"an"`` before a vowel sound (``an eight``), else ``"a"``."""
-    return "an" if word[0] in "aeiou" else "a"
+    """``"an"`` before a vowel sound, else ``"a"``; of the digit words only ``eight`` starts with one (``a one``)."""
+    return "an" if word == "eight" else "a"
