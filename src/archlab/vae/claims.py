@@ -1,6 +1,7 @@
 """Claims of the VAE family, registered by importing the modules that hold them:
 
 - ``archlab.vae.gradient_claims``: ``vae.reparameterization-variance``.
+- ``archlab.vae.beta_claims``: ``vae.beta-tradeoff`` and ``vae.blur`` (one beta sweep, shared).
 """
 
-from archlab.vae import gradient_claims  # noqa: F401
+from archlab.vae import beta_claims, gradient_claims  # noqa: F401
