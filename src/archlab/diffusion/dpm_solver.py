@@ -17,7 +17,9 @@ and the 2M update reuses the previous data prediction: with ``r = h_prev / h``, 
 with ``lower_order_final`` the last steps of a run under 15 steps (or the last whenever the final level is
 zero), fall back to first order. Timesteps: ``n`` of ``n + 1`` evenly placed (``"linspace"``, ``"leading"``)
 or ``"trailing"``; the noise levels interpolate the training levels or follow Karras et al. (the timesteps
-then rounded, except on the cosine schedule, as in diffusers).
+then rounded, except on the cosine schedule, as in diffusers). ``set_timesteps`` computes ``alpha``, ``s`` and
+``lambda`` of every level once (float32, one level at a time, so each equals the per-step computation bit
+for bit); a step only combines them.
 """
 
 from __future__ import annotations
@@ -85,6 +87,7 @@ class DPMSolverSampler(DiscreteSchedule, SigmaStepIndex):
         self.sigmas = self.training_sigmas
         self._previous: Optional[torch.Tensor] = None
         self._lower_order_nums = 0
+        self._levels: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
 
     def set_timesteps(self, num_inference_steps: int, device: torch.device | str | None = None) -> None:
         c = self.config
@@ -99,6 +102,7 @@ class DPMSolverSampler(DiscreteSchedule, SigmaStepIndex):
         else:
             sigmas = np.interp(timesteps, np.arange(len(training)), training)
         self.sigmas = with_final_sigma(sigmas, self.alphas_cumprod, c.final_sigma)
+        self._levels = [self._level(sigma) for sigma in self.sigmas]
         self.timesteps = torch.from_numpy(timesteps).to(device=device, dtype=torch.int64)
         self.num_inference_steps = len(timesteps)
         self._previous, self._lower_order_nums, self._step_index = None, 0, None
@@ -108,8 +112,14 @@ class DPMSolverSampler(DiscreteSchedule, SigmaStepIndex):
         alpha = 1 / ((sigma**2 + 1) ** 0.5)
         return alpha, sigma * alpha
 
-    def _data_prediction(self, model_output: torch.Tensor, sample: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
-        alpha, s = self._alpha_sigma(sigma)
+    @classmethod
+    def _level(cls, sigma: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(alpha, s, lambda = log alpha - log s)`` of the noise level ``sigma`` (0-dim tensors)."""
+        alpha, s = cls._alpha_sigma(sigma)
+        return alpha, s, torch.log(alpha) - torch.log(s)
+
+    def _data_prediction(self, model_output: torch.Tensor, sample: torch.Tensor, alpha: torch.Tensor,
+                         s: torch.Tensor) -> torch.Tensor:
         kind = self.config.prediction_type
         if kind == "epsilon":
             x0 = (sample - s * model_output) / alpha
@@ -128,22 +138,22 @@ class DPMSolverSampler(DiscreteSchedule, SigmaStepIndex):
         n = len(self.timesteps)
         short = c.lower_order_final and n < 15
         first_order_final = i == n - 1 and (c.euler_at_final or short or c.final_sigma == "zero")
-        x0 = self._data_prediction(model_output, sample, self.sigmas[i])
+        alpha_s, sigma_s, lambda_s = self._levels[i]
+        alpha_t, sigma_t, lambda_t = self._levels[i + 1]
+        x0 = self._data_prediction(model_output, sample, alpha_s, sigma_s)
         sample = sample.float()
-        alpha_t, sigma_t = self._alpha_sigma(self.sigmas[i + 1])
-        alpha_s, sigma_s = self._alpha_sigma(self.sigmas[i])
-        h = (torch.log(alpha_t) - torch.log(sigma_t)) - (torch.log(alpha_s) - torch.log(sigma_s))
+        h = lambda_t - lambda_s
         decay = torch.exp(-h) - 1.0
+        first = (sigma_t / sigma_s) * sample - (alpha_t * decay) * x0
         if c.solver_order == 1 or self._lower_order_nums < 1 or first_order_final:
-            prev = (sigma_t / sigma_s) * sample - (alpha_t * decay) * x0
+            prev = first
         else:
-            alpha_p, sigma_p = self._alpha_sigma(self.sigmas[i - 1])
-            h_prev = (torch.log(alpha_s) - torch.log(sigma_s)) - (torch.log(alpha_p) - torch.log(sigma_p))
+            h_prev = lambda_s - self._levels[i - 1][2]
             d1 = (1.0 / (h_prev / h)) * (x0 - self._previous)
             if c.solver_type == "midpoint":
-                prev = (sigma_t / sigma_s) * sample - (alpha_t * decay) * x0 - 0.5 * (alpha_t * decay) * d1
+                prev = first - 0.5 * (alpha_t * decay) * d1
             else:
-                prev = (sigma_t / sigma_s) * sample - (alpha_t * decay) * x0 + (alpha_t * (decay / h + 1.0)) * d1
+                prev = first + (alpha_t * (decay / h + 1.0)) * d1
         self._previous = x0
         self._lower_order_nums = min(self._lower_order_nums + 1, c.solver_order)
         self._step_index = i + 1
