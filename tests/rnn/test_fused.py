@@ -1,15 +1,29 @@
 """The fused LSTM recurrence against the stepwise cells (its reference) and torch.nn.LSTM: outputs, final states
 and every gradient; gradcheck of the hand-written backward; the rnn-lstm benchmark at its tiny size."""
 
+import shutil
+
 import pytest
 import torch
 
 from archlab.bench.registry import run_benchmark
 from archlab.interop import from_torch
+from archlab.rnn import lstm_kernel
 from archlab.rnn.fused import _LSTMRecurrence, gate_order
 from archlab.rnn.layers import LSTM
 
 I, H, B, L = 5, 6, 3, 9
+
+
+@pytest.fixture(params=["kernel", "torch-ops"])
+def pointwise(request, monkeypatch):
+    """Each test of the fused path runs with the compiled pointwise kernel and with its PyTorch-ops fallback."""
+    if request.param == "kernel":
+        if shutil.which("g++") is None or lstm_kernel.load() is None:
+            pytest.skip("no compiled LSTM kernel on this machine")
+    else:
+        monkeypatch.setattr(lstm_kernel, "kernels_for", lambda t: None)
+    return request.param
 
 
 def _outputs_and_grads(layer, x, state, weights):
@@ -31,7 +45,7 @@ def _stepwise_twin(layer):
 
 @pytest.mark.parametrize("layers,direction", [(1, "forward"), (2, "bidirectional")])
 @pytest.mark.parametrize("with_state", [False, True])
-def test_fused_equals_stepwise_reference(layers, direction, with_state):
+def test_fused_equals_stepwise_reference(layers, direction, with_state, pointwise):
     torch.manual_seed(0)
     fused = LSTM(input_size=I, hidden_size=H, n_layers=layers, direction=direction, forget_bias=1.0)
     assert fused.path == "auto"
@@ -44,7 +58,23 @@ def test_fused_equals_stepwise_reference(layers, direction, with_state):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-5)
 
 
-def test_fused_matches_torch_lstm_outputs_and_gradients():
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_saturated_gates_stay_finite_and_equal(dtype, pointwise):
+    torch.manual_seed(0)
+    fused = LSTM(input_size=I, hidden_size=H).to(dtype)
+    stepwise = _stepwise_twin(fused).to(dtype)
+    x = torch.randn(B, L, I, dtype=dtype) * 1000  # pre-activations in the hundreds: every gate saturates
+    weights = torch.randn(B, L, H, dtype=dtype)
+    got = _outputs_and_grads(fused, x, None, weights)
+    want = _outputs_and_grads(stepwise, x, None, weights)
+    for a, b in zip(got, want):
+        assert torch.isfinite(a).all()
+        # near saturation s (1 - s) takes float32's rounding of s near 1 to a relative 1e-3: a looser float32 bound
+        scale = (1e-4 if dtype == torch.float32 else 1e-10) * (1 + float(b.detach().abs().max()))
+        torch.testing.assert_close(a, b, rtol=0, atol=scale)
+
+
+def test_fused_matches_torch_lstm_outputs_and_gradients(pointwise):
     torch.manual_seed(1)
     ref = torch.nn.LSTM(I, H, num_layers=2, batch_first=True)
     ours = from_torch(ref)
@@ -58,7 +88,7 @@ def test_fused_matches_torch_lstm_outputs_and_gradients():
         torch.testing.assert_close(a, b, rtol=0, atol=1e-5)
 
 
-def test_recurrence_backward_passes_gradcheck_in_float64():
+def test_recurrence_backward_passes_gradcheck_in_float64(pointwise):
     g = torch.Generator().manual_seed(0)
     args = [torch.randn(4, 2, 3, generator=g, dtype=torch.float64),  # x (L, B, I)
             torch.randn(4 * 2, 3, generator=g, dtype=torch.float64),  # w_ih (4H, I), H = 2
@@ -68,6 +98,14 @@ def test_recurrence_backward_passes_gradcheck_in_float64():
             torch.randn(4 * 2, 2, generator=g, dtype=torch.float64)]  # w_hh (4H, H)
     args = [a.requires_grad_(True) for a in args]
     assert torch.autograd.gradcheck(_LSTMRecurrence.apply, args)
+
+
+def test_kernel_is_chosen_for_cpu_float32_and_float64_only():
+    if shutil.which("g++") is None or lstm_kernel.load() is None:
+        pytest.skip("no compiled LSTM kernel on this machine")
+    assert lstm_kernel.kernels_for(torch.zeros(1)) is not None
+    assert lstm_kernel.kernels_for(torch.zeros(1, dtype=torch.float64)) is not None
+    assert lstm_kernel.kernels_for(torch.zeros(1, dtype=torch.bfloat16)) is None
 
 
 def test_gate_order_takes_torch_blocks_to_o_i_f_g():

@@ -291,10 +291,10 @@ def _built_here(target: Path, key: str) -> bool:
         return False
 
 
-def _compile(target: Path, key: str, compiler: str) -> None:
+def _compile(target: Path, key: str, compiler: str, source: str) -> None:
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-        src, obj, lib = Path(tmp) / "scan.cpp", Path(tmp) / "scan.o", Path(tmp) / "scan.so"
-        src.write_text(_SOURCE)
+        src, obj, lib = Path(tmp) / "kernel.cpp", Path(tmp) / "kernel.o", Path(tmp) / "kernel.so"
+        src.write_text(source)
         for cmd in (
             [compiler, *_COMPILE_FLAGS, "-c", str(src), "-o", str(obj)],
             [compiler, str(obj), "-o", str(lib), *_LINK_FLAGS],
@@ -306,28 +306,36 @@ def _compile(target: Path, key: str, compiler: str) -> None:
         os.replace(record, _record(target))
 
 
-@lru_cache(maxsize=1)
-def load() -> ctypes.CDLL | None:
-    """The compiled kernel library, building it on first use; None when it cannot be built."""
+def build_library(name: str, source: str) -> ctypes.CDLL | None:
+    """The library compiled from C++ ``source`` (no PyTorch headers) into the cache as ``<name>_<key>.so``, built
+    on first use, with the checks of the module docstring; None when it cannot or must not be built or loaded."""
     if os.environ.get("ARCHLAB_NO_KERNEL") == "1":
         return None
     compiler = os.environ.get("CXX", "g++")
-    key = hashlib.sha256("\0".join((_SOURCE, compiler, *_COMPILE_FLAGS, *_LINK_FLAGS, _machine_key())).encode()
+    key = hashlib.sha256("\0".join((source, compiler, *_COMPILE_FLAGS, *_LINK_FLAGS, _machine_key())).encode()
                          ).hexdigest()
-    target = _cache_dir() / f"selective_scan_{key[:16]}.so"
+    target = _cache_dir() / f"{name}_{key[:16]}.so"
     try:
         target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         untrusted = _untrusted(target.parent)
         if untrusted is not None:
-            logger.warning("selective scan kernel refused, using PyTorch fallback: %s; make it private "
-                           "(chmod go-w) or set ARCHLAB_CACHE to a folder of your own", untrusted)
+            logger.warning("%s kernel refused, using PyTorch fallback: %s; make it private "
+                           "(chmod go-w) or set ARCHLAB_CACHE to a folder of your own", name, untrusted)
             return None
         if not _built_here(target, key):
-            _compile(target, key, compiler)
-        lib = ctypes.CDLL(str(target))
+            _compile(target, key, compiler, source)
+        return ctypes.CDLL(str(target))
     except (OSError, subprocess.SubprocessError) as err:
         detail = getattr(err, "stderr", b"") or b""
-        logger.warning("selective scan kernel unavailable, using PyTorch fallback: %s %s", err, detail[-500:])
+        logger.warning("%s kernel unavailable, using PyTorch fallback: %s %s", name, err, detail[-500:])
+        return None
+
+
+@lru_cache(maxsize=1)
+def load() -> ctypes.CDLL | None:
+    """The compiled kernel library, building it on first use; None when it cannot be built."""
+    lib = build_library("selective_scan", _SOURCE)
+    if lib is None:
         return None
     for name in ("scan_fwd_f32", "scan_fwd_f64"):
         getattr(lib, name).argtypes = _FWD_ARGTYPES

@@ -33,6 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from archlab.rnn import lstm_kernel
 from archlab.rnn.cells import LSTMCell
 
 
@@ -42,10 +43,86 @@ def gate_order(hidden: int, device: torch.device) -> Tensor:
     return blocks[[3, 0, 1, 2]].reshape(-1)
 
 
+def _steps_forward(gates: Tensor, h: Tensor, c: Tensor, tanh_c: Tensor, w_hh: Tensor) -> None:
+    """The forward recurrence as PyTorch ops, filling ``h[1:]``, ``c[1:]``, ``tanh_c`` and turning ``gates``
+    (L, B, 4H) from input terms into activations."""
+    hidden = w_hh.shape[1]
+    w_t = w_hh.t()  # (H, 4H)
+    for t in range(gates.shape[0]):
+        g_t = gates[t].addmm_(h[t], w_t)  # (B, 4H)
+        g_t[:, : 3 * hidden].sigmoid_()
+        g_t[:, 3 * hidden:].tanh_()
+        o, i, f, g = g_t.split(hidden, dim=1)  # 4 x (B, H)
+        torch.mul(f, c[t], out=c[t + 1])
+        c[t + 1].addcmul_(i, g)
+        torch.tanh(c[t + 1], out=tanh_c[t])
+        torch.mul(o, tanh_c[t], out=h[t + 1])
+
+
+def _steps_forward_kernel(step, gates: Tensor, h: Tensor, c: Tensor, tanh_c: Tensor, w_hh: Tensor) -> None:
+    """``_steps_forward`` with the pointwise part of each step in the compiled ``step`` (``archlab.rnn.lstm_kernel``);
+    every tensor is contiguous, so step t's rows start at a fixed stride from the first."""
+    length, batch, four_h = gates.shape
+    hidden = four_h // 4
+    w_t = w_hh.t()  # (H, 4H)
+    gate_bytes, state_bytes = batch * four_h * gates.element_size(), batch * hidden * gates.element_size()
+    g_ptr, h_ptr, c_ptr, t_ptr = gates.data_ptr(), h.data_ptr(), c.data_ptr(), tanh_c.data_ptr()
+    for t in range(length):
+        gates[t].addmm_(h[t], w_t)  # (B, 4H)
+        step(g_ptr + t * gate_bytes, c_ptr + t * state_bytes, c_ptr + (t + 1) * state_bytes,
+             t_ptr + t * state_bytes, h_ptr + (t + 1) * state_bytes, batch, hidden)
+
+
+def _steps_backward(grad_h: Tensor, dc: Tensor, gates: Tensor, c: Tensor, tanh_c: Tensor, w_hh: Tensor
+                    ) -> tuple[Tensor, Tensor]:
+    """Backpropagation through the steps as PyTorch ops: the pre-activation gradients (L, B, 4H) and the gradient
+    reaching c_0. ``grad_h`` (L+1, B, H) holds the gradients reaching each h from outside the recurrence."""
+    length, batch, four_h = gates.shape
+    hidden = four_h // 4
+    o, i, f, g = gates.split(hidden, dim=2)  # 4 x (L, B, H)
+    # every factor that does not depend on the incoming gradient, for all steps at once
+    dtanh_c = 1 - tanh_c * tanh_c  # (L, B, H)
+    o_dtanh_c = o * dtanh_c  # dc_t += dh_t * this
+    tanh_c_ds_o = tanh_c * o * (1 - o)  # da_o = dh_t * this
+    dc_factor = torch.cat((g * i * (1 - i), c[:-1] * f * (1 - f), i * (1 - g * g)), dim=2)  # (L, B, 3H)
+    dc_factor = dc_factor.view(length, batch, 3, hidden)  # da_(i, f, g) = dc_t * this
+    grad_a = torch.empty_like(gates)  # (L, B, 4H)
+    grad_a_ifg = grad_a[:, :, hidden:].view(length, batch, 3, hidden)
+    dh = grad_h[length]
+    for t in range(length - 1, -1, -1):
+        if t < length - 1:
+            dh = torch.addmm(grad_h[t + 1], grad_a[t + 1], w_hh)  # (B, H)
+        dc = torch.addcmul(dc, dh, o_dtanh_c[t])
+        torch.mul(dh, tanh_c_ds_o[t], out=grad_a[t, :, :hidden])
+        torch.mul(dc.unsqueeze(1), dc_factor[t], out=grad_a_ifg[t])
+        dc = dc * f[t]
+    return grad_a, dc
+
+
+def _steps_backward_kernel(step, grad_h: Tensor, dc: Tensor, gates: Tensor, c: Tensor, tanh_c: Tensor,
+                           w_hh: Tensor) -> tuple[Tensor, Tensor]:
+    """``_steps_backward`` with the pointwise part of each step in the compiled ``step``."""
+    length, batch, four_h = gates.shape
+    hidden = four_h // 4
+    grad_a = torch.empty_like(gates)  # (L, B, 4H)
+    dc = dc.contiguous().clone()  # (B, H), updated in place step by step
+    dh = torch.empty_like(dc)  # (B, H)
+    gate_bytes, state_bytes = batch * four_h * gates.element_size(), batch * hidden * gates.element_size()
+    a_ptr, g_ptr, c_ptr, t_ptr = grad_a.data_ptr(), gates.data_ptr(), c.data_ptr(), tanh_c.data_ptr()
+    for t in range(length - 1, -1, -1):
+        if t < length - 1:
+            torch.addmm(grad_h[t + 1], grad_a[t + 1], w_hh, out=dh)  # (B, H)
+        else:
+            dh.copy_(grad_h[length])
+        step(a_ptr + t * gate_bytes, dh.data_ptr(), dc.data_ptr(), g_ptr + t * gate_bytes, c_ptr + t * state_bytes,
+             t_ptr + t * state_bytes, batch, hidden)
+    return grad_a, dc
+
+
 class _LSTMRecurrence(torch.autograd.Function):
     """``(x, w_ih, bias, h0, c0, w_hh) -> (h (L+1, B, H), c_L)``: the LSTM over ``x`` (L, B, I) from ``h0``,
     ``c0`` (B, H), with ``w_ih`` (4H, I), ``bias`` (4H,) or None and ``w_hh`` (4H, H) in gate order (o, i, f, g).
-    ``h[0]`` is h0."""
+    ``h[0]`` is h0. The pointwise part of each step runs in ``archlab.rnn.lstm_kernel`` where it is built."""
 
     @staticmethod
     def forward(ctx, x: Tensor, w_ih: Tensor, bias: Optional[Tensor], h0: Tensor, c0: Tensor, w_hh: Tensor
@@ -54,20 +131,15 @@ class _LSTMRecurrence(torch.autograd.Function):
         hidden = w_hh.shape[1]
         # (L, B, 4H): the input terms of every step in one matmul, turned into s(o), s(i), s(f), tanh(g) step by step
         gates = F.linear(x, w_ih, bias)
-        w_t = w_hh.t()  # (H, 4H)
         h = x.new_empty(length + 1, batch, hidden)  # (L+1, B, H); h[t+1] is h after step t
         c = x.new_empty(length + 1, batch, hidden)  # (L+1, B, H)
         tanh_c = x.new_empty(length, batch, hidden)  # (L, B, H)
         h[0], c[0] = h0, c0
-        for t in range(length):
-            g_t = gates[t].addmm_(h[t], w_t)  # (B, 4H)
-            g_t[:, : 3 * hidden].sigmoid_()
-            g_t[:, 3 * hidden:].tanh_()
-            o, i, f, g = g_t.split(hidden, dim=1)  # 4 x (B, H)
-            torch.mul(f, c[t], out=c[t + 1])
-            c[t + 1].addcmul_(i, g)
-            torch.tanh(c[t + 1], out=tanh_c[t])
-            torch.mul(o, tanh_c[t], out=h[t + 1])
+        ctx.kernels = lstm_kernel.kernels_for(x)
+        if ctx.kernels is None:
+            _steps_forward(gates, h, c, tanh_c, w_hh)
+        else:
+            _steps_forward_kernel(ctx.kernels[0], gates, h, c, tanh_c, w_hh)
         ctx.has_bias = bias is not None
         ctx.save_for_backward(x, w_ih, gates, h, c, tanh_c, w_hh)
         return h, c[length].clone()
@@ -76,26 +148,11 @@ class _LSTMRecurrence(torch.autograd.Function):
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_h: Tensor, grad_c_last: Tensor) -> tuple[Optional[Tensor], ...]:
         x, w_ih, gates, h, c, tanh_c, w_hh = ctx.saved_tensors
-        length, batch, four_h = gates.shape
-        hidden = four_h // 4
-        o, i, f, g = gates.split(hidden, dim=2)  # 4 x (L, B, H)
-        # every factor that does not depend on the incoming gradient, for all steps at once
-        dtanh_c = 1 - tanh_c * tanh_c  # (L, B, H)
-        o_dtanh_c = o * dtanh_c  # dc_t += dh_t * this
-        tanh_c_ds_o = tanh_c * o * (1 - o)  # da_o = dh_t * this
-        dc_factor = torch.cat((g * i * (1 - i), c[:-1] * f * (1 - f), i * (1 - g * g)), dim=2)  # (L, B, 3H)
-        dc_factor = dc_factor.view(length, batch, 3, hidden)  # da_(i, f, g) = dc_t * this
-        grad_a = torch.empty_like(gates)  # (L, B, 4H)
-        grad_a_ifg = grad_a[:, :, hidden:].view(length, batch, 3, hidden)
-        dc = grad_c_last
-        dh = grad_h[length]
-        for t in range(length - 1, -1, -1):
-            if t < length - 1:
-                dh = torch.addmm(grad_h[t + 1], grad_a[t + 1], w_hh)  # (B, H)
-            dc = torch.addcmul(dc, dh, o_dtanh_c[t])
-            torch.mul(dh, tanh_c_ds_o[t], out=grad_a[t, :, :hidden])
-            torch.mul(dc.unsqueeze(1), dc_factor[t], out=grad_a_ifg[t])
-            dc = dc * f[t]
+        four_h, hidden = w_hh.shape
+        if ctx.kernels is None:
+            grad_a, dc = _steps_backward(grad_h, grad_c_last, gates, c, tanh_c, w_hh)
+        else:
+            grad_a, dc = _steps_backward_kernel(ctx.kernels[1], grad_h, grad_c_last, gates, c, tanh_c, w_hh)
         grad_h0 = torch.addmm(grad_h[0], grad_a[0], w_hh)  # (B, H)
         grad_a_rows = grad_a.view(-1, four_h)  # (L*B, 4H)
         grad_w_hh = grad_a_rows.t() @ h[:-1].reshape(-1, hidden)  # (4H, L*B) @ (L*B, H) -> (4H, H)

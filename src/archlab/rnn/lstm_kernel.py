@@ -1,0 +1,111 @@
+"""A compiled CPU kernel for the pointwise part of one LSTM step, forward and backward (``archlab.rnn.fused``).
+
+Per time step the fused path makes one ``addmm`` for the four gates' pre-activations; what follows is pointwise:
+five transcendental functions and a few products per hidden unit. As PyTorch ops they are six or seven kernel
+launches over (B, H) tensors a step, each reading and writing memory; here they are one pass, vectorised (glibc's
+libmvec ``exp`` under fast-math, as in ``archlab.core.scan_kernel``, whose compile-and-cache machinery builds it).
+Gate order (o, i, f, g) as in ``archlab.rnn.fused``; ``tanh(x) = 1 - 2 / (exp(2x) + 1)``.
+
+Forward, per unit: ``o, i, f = s(a_o, a_i, a_f)``, ``g = tanh(a_g)`` written over the pre-activations,
+``c' = f c + i g``, ``tanh(c')`` and ``h' = o tanh(c')``. Backward, per unit, given ``dh`` and ``dc`` (the
+formulas of ``archlab.rnn.fused``): the four pre-activation gradients, and ``dc`` replaced by ``dc f``.
+``load`` returns None without a compiler (or with ``ARCHLAB_NO_KERNEL=1``); the fused path then runs PyTorch ops.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from functools import lru_cache
+
+import torch
+
+from archlab.core.scan_kernel import build_library
+
+_SOURCE = r"""
+#include <cmath>
+#include <cstdint>
+
+template <typename T> static inline T clamp_arg(T x) {
+    const T lim = sizeof(T) == 4 ? T(40) : T(350);  // exp(2 lim) stays finite (fast-math assumes no inf)
+    return x > lim ? lim : (x < -lim ? -lim : x);
+}
+template <typename T> static inline T sigm(T x) { return T(1) / (T(1) + std::exp(-clamp_arg(x))); }
+template <typename T> static inline T tanh_(T x) { return T(1) - T(2) / (std::exp(T(2) * clamp_arg(x)) + T(1)); }
+
+// gates: (B, 4H) blocks (o, i, f, g), pre-activations in, activations out; c_prev, c_next, tanh_c, h_next: (B, H)
+template <typename T>
+static void step_fwd(T* gates, const T* c_prev, T* c_next, T* tanh_c, T* h_next, int64_t nb, int64_t nh) {
+    for (int64_t b = 0; b < nb; ++b) {
+        T* o = gates + b * 4 * nh; T* i = o + nh; T* f = i + nh; T* g = f + nh;
+        const T* cp = c_prev + b * nh; T* cn = c_next + b * nh; T* tc = tanh_c + b * nh; T* hn = h_next + b * nh;
+#pragma omp simd
+        for (int64_t k = 0; k < nh; ++k) {
+            const T ok = sigm(o[k]), ik = sigm(i[k]), fk = sigm(f[k]), gk = tanh_(g[k]);
+            o[k] = ok; i[k] = ik; f[k] = fk; g[k] = gk;
+            const T c = fk * cp[k] + ik * gk;
+            const T t = tanh_(c);
+            cn[k] = c; tc[k] = t; hn[k] = ok * t;
+        }
+    }
+}
+
+// grad_a: (B, 4H) out; dh: (B, H); dc: (B, H) in (gradient reaching c_t) and out (reaching c_{t-1});
+// gates: activations (B, 4H); c_prev, tanh_c: (B, H)
+template <typename T>
+static void step_bwd(T* grad_a, const T* dh, T* dc, const T* gates, const T* c_prev, const T* tanh_c,
+                     int64_t nb, int64_t nh) {
+    for (int64_t b = 0; b < nb; ++b) {
+        const T* o = gates + b * 4 * nh; const T* i = o + nh; const T* f = i + nh; const T* g = f + nh;
+        T* da_o = grad_a + b * 4 * nh; T* da_i = da_o + nh; T* da_f = da_i + nh; T* da_g = da_f + nh;
+        const T* dhb = dh + b * nh; T* dcb = dc + b * nh; const T* cp = c_prev + b * nh; const T* tc = tanh_c + b * nh;
+#pragma omp simd
+        for (int64_t k = 0; k < nh; ++k) {
+            const T t = tc[k], ok = o[k], ik = i[k], fk = f[k], gk = g[k];
+            const T d = dcb[k] + dhb[k] * ok * (T(1) - t * t);
+            da_o[k] = dhb[k] * t * ok * (T(1) - ok);
+            da_i[k] = d * gk * ik * (T(1) - ik);
+            da_f[k] = d * cp[k] * fk * (T(1) - fk);
+            da_g[k] = d * ik * (T(1) - gk * gk);
+            dcb[k] = d * fk;
+        }
+    }
+}
+
+#define LSTM_API(T, S)                                                                                         \
+    extern "C" void lstm_step_fwd_##S(T* gates, const T* c_prev, T* c_next, T* tanh_c, T* h_next, int64_t nb,  \
+                                      int64_t nh) { step_fwd<T>(gates, c_prev, c_next, tanh_c, h_next, nb, nh); } \
+    extern "C" void lstm_step_bwd_##S(T* grad_a, const T* dh, T* dc, const T* gates, const T* c_prev,           \
+                                      const T* tanh_c, int64_t nb, int64_t nh) {                               \
+        step_bwd<T>(grad_a, dh, dc, gates, c_prev, tanh_c, nb, nh);                                            \
+    }
+
+LSTM_API(float, f32)
+LSTM_API(double, f64)
+"""
+
+_P = ctypes.c_void_p
+_I = ctypes.c_int64
+SUFFIX = {torch.float32: "f32", torch.float64: "f64"}
+
+
+@lru_cache(maxsize=1)
+def load() -> ctypes.CDLL | None:
+    """The compiled library, built on first use; None when it cannot be built."""
+    lib = build_library("lstm_step", _SOURCE)
+    if lib is None:
+        return None
+    for suffix in SUFFIX.values():
+        getattr(lib, f"lstm_step_fwd_{suffix}").argtypes = [_P] * 5 + [_I] * 2
+        getattr(lib, f"lstm_step_bwd_{suffix}").argtypes = [_P] * 6 + [_I] * 2
+    return lib
+
+
+def kernels_for(t: torch.Tensor) -> tuple[ctypes._CFuncPtr, ctypes._CFuncPtr] | None:
+    """The (forward, backward) step functions for tensors like ``t`` (CPU, float32 or float64), or None."""
+    if t.device.type != "cpu" or t.dtype not in SUFFIX:
+        return None
+    lib = load()
+    if lib is None:
+        return None
+    suffix = SUFFIX[t.dtype]
+    return getattr(lib, f"lstm_step_fwd_{suffix}"), getattr(lib, f"lstm_step_bwd_{suffix}")
