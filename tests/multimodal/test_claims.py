@@ -9,7 +9,8 @@ from archlab.multimodal.token_budget import HEAD_DIM, HEADS, attention_flops
 
 
 def test_registered_ids():
-    assert {c.id for c in all_claims("multimodal")} == {"multimodal.cone-effect", "multimodal.token-budget"}
+    assert {c.id for c in all_claims("multimodal")} == {"multimodal.cone-effect", "multimodal.token-budget",
+                                                         "multimodal.projector-fusion"}
 
 
 def test_linear_layers_keep_random_inputs_apart_and_relu_draws_them_together():
