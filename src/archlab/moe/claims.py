@@ -34,8 +34,9 @@ dense count exactly; the routers' ``K x D`` weights per MoE layer are the only e
 share is reported (``router_share_of_active``, about 2%). Renormalised top-2 gates (Mixtral) sum to one, so the
 MoE output is not scaled down at initialisation; router weights start at N(0, 0.02) (near-uniform routing), an
 MoE layer in every block, dropless, Switch loss at Fedus et al.'s 1e-2; d_model 64, 2 layers, tied embeddings,
-AdamW lr 3e-3 after a linear warmup of 200 steps (both models). Quick scale: 800 steps of 16 x 64 bytes, one
-seed per run; full scale: 5000 steps, three seeds.
+AdamW lr 3e-3 after a linear warmup over the first quarter of the run (both models). Quick scale: 400 steps of
+16 x 64 bytes (warmup 100), one seed per run, on one thread (a model this small gains little from a second
+thread and loses much on a shared machine); full scale: 5000 steps (warmup 200), three seeds.
 
 The warmup is what makes the comparison sound (issue 20). With a 20-step warmup the MoE lost at seeds 1 and 2 (MoE
 minus dense +0.041 and +0.097 nats/byte; seed 0 -0.003): at full learning rate from step 20, Adam moves every
@@ -49,7 +50,10 @@ At 300 steps, ST-MoE's z-loss 1e-3 (2.453) and loss-free bias balancing with gam
 none (2.463). With the 200-step warmup the batch load peaks at 4.4 in the first 120 steps (seed 2, logged every 10)
 and the gap holds at every seed: dense then MoE, seed 0 1.736 vs 1.641, seed 1 1.734 vs 1.642, seed 2 1.763 vs
 1.656 (one thread; ``archlab run`` with torch's default threads read 1.736 vs 1.642, 1.734 vs 1.641, 1.763 vs
-1.668); the dense model gains from the warmup too (seed 2: 1.769 to 1.763). The validation loads stay uneven
+1.668); the dense model gains from the warmup too (seed 2: 1.769 to 1.763). Halving the run for time (issue 21), one
+thread, seed 2, dense then MoE: 400 steps with the 200-step warmup 2.027 vs 1.988 (gap 0.040), with a 100-step
+warmup (the same quarter of the run as 200 of 800) 2.018 vs 1.959 (0.060), 300 steps with 100 2.150 vs 2.120
+(0.030); the quarter warmup of 400 steps was kept. The validation loads stay uneven
 (max/mean 3-5): the gain needs the routers not to lock in early, not an even load. Earlier: 32 experts of width 32,
 top-4, were no better than 16 of width 64; Switch top-1 of 8 experts of width 128 lost (1.855 vs 2.135: its gate is
 the router probability, about 1/8 at initialisation, so the expert output starts scaled down eightfold).
@@ -276,7 +280,7 @@ def _lm_run(model: MoELMConfig, scale: Scale, seed: int) -> dict:
     config = RunConfig(
         model=model,
         data=TextDataConfig(max_bytes=1_000_000 if quick else 0, context=model.max_seq_len),
-        optim=OptimConfig(lr=SPARSE_LR, warmup_steps=SPARSE_WARMUP),
+        optim=OptimConfig(lr=SPARSE_LR, warmup_steps=SPARSE_WARMUP if quick else 200),
         train=TrainConfig(steps=SPARSE_STEPS if quick else 5000, batch_size=16,
                           eval_every=0, eval_batches=64 if quick else 200, checkpoint_every=0, log_every=10,
                           seed=seed, device="cpu" if quick else "auto", precision="fp32", progress=False),
@@ -294,7 +298,7 @@ def _lm_run(model: MoELMConfig, scale: Scale, seed: int) -> dict:
             "curve": [(r["step"], r["loss"]) for r in result.history if "loss" in r]}
 
 
-SPARSE_STEPS, SPARSE_LR, SPARSE_WARMUP, SPARSE_QUICK_SEEDS, SPARSE_MARGIN = 800, 3e-3, 200, 1, 0.01
+SPARSE_STEPS, SPARSE_LR, SPARSE_WARMUP, SPARSE_QUICK_SEEDS, SPARSE_MARGIN = 400, 3e-3, 100, 1, 0.01
 LM_SHAPE = dict(vocab_size=256, max_seq_len=64, d_model=64, n_layers=2, n_heads=4, tie_embeddings=True)
 DENSE_LM = dict(moe_every=0, d_ff=128)
 SPARSE_LM = dict(moe_every=1, n_experts=16, top_k=2, d_expert=64, router="topk", balance_loss="switch")
@@ -310,6 +314,7 @@ SPARSE_LM = dict(moe_every=1, n_experts=16, top_k=2, d_expert=64, router="topk",
     "steps, batches, schedule and validation windows; equal active parameters: a token's top-k experts hold "
     "exactly the dense feed-forward's weights and all else is identical, the routers reported apart), and MoE "
     "total parameters >= 3x the dense model's",
+    threads=1,
 )
 def sparse_vs_dense(scale: Scale, seed: int) -> Evidence:
     n_seeds = SEEDS if scale is Scale.FULL else SPARSE_QUICK_SEEDS
