@@ -339,9 +339,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
 def _with_predict_target(argv: list[str]) -> list[str]:
     """``predict --ckpt DIR INPUT...`` as ``predict TARGET --ckpt DIR INPUT...``: when the word after ``predict``
-    is an option (not ``--help``) or an existing input, the target is read from the checkpoint. Its ``config.json`` names the
-    model's class (``archlab.<family>.<module>:<Class>``), and the target is the one predict target that the
-    family's ``recipes.py`` exports; a missing or unsaved ``--ckpt`` is a ``UserError``."""
+    is an option (not ``--help``) or an existing input, the target is read from the checkpoint. Its
+    ``config.json`` names the model's class (``archlab.<family>.<module>:<Class>``), and the target is the one
+    predict target that the family's ``recipes.py`` exports; a missing or unsaved ``--ckpt`` is a ``UserError``."""
     from archlab.core.io import read_config
     from archlab.families import family_modules
     from archlab.train.command import resolve_model_dir

@@ -1,5 +1,6 @@
 """Training recipes of the vision family: ``archlab train classify --arch lenet|plain|resnet|convnext|vit
---data digits|FOLDER`` and ``archlab predict classify --ckpt DIR IMAGE...`` (the top-5 classes of each image).
+--data digits|FOLDER`` and ``archlab predict --ckpt DIR IMAGE...`` (the top-5 classes of each image; the target
+``classify`` is read from the checkpoint, or named: ``archlab predict classify --ckpt DIR IMAGE...``).
 
 ``--data digits`` (the default) trains on scikit-learn's 8x8 digits (``archlab.data.images``); a folder path
 trains on a user's images (``archlab.vision.folder``: one subfolder per class, resized to ``--image-size``,
