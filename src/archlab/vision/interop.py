@@ -44,17 +44,17 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
+from archlab.core.rename import Rules, fuse_parts, load_converted, rename_state
 from archlab.vision.classifier import Backbone
 from archlab.vision.convnext import ConvNeXt, ConvNeXtConfig
 from archlab.vision.resnet import ResNet, ResNetConfig
 from archlab.vision.vit import ViT, ViTConfig
 
-Rules = tuple[tuple[str, str], ...]
-
 VIT_KEYS: Rules = (
     (r"embeddings\.cls_token", "cls_token"),
     (r"embeddings\.position_embeddings", "pos_embed"),
     (r"embeddings\.patch_embeddings\.projection\.(weight|bias)", r"patch_embed.proj.\1"),
+    (r"layers\.(\d+)\.attention\.qkv_proj\.(weight|bias)", r"blocks.\1.mixer.qkv_proj.\2"),
     (r"layers\.(\d+)\.attention\.o_proj\.(weight|bias)", r"blocks.\1.mixer.o_proj.\2"),
     (r"layers\.(\d+)\.layernorm_before\.(weight|bias)", r"blocks.\1.norm1.\2"),
     (r"layers\.(\d+)\.layernorm_after\.(weight|bias)", r"blocks.\1.norm2.\2"),
@@ -62,7 +62,7 @@ VIT_KEYS: Rules = (
     (r"layernorm\.(weight|bias)", r"norm.\1"),
     (r"classifier\.(weight|bias)", r"head.\1"),
 )
-VIT_QKV = r"layers\.(\d+)\.attention\.([qkv])_proj\.(weight|bias)"  # fused into blocks.{i}.mixer.qkv_proj
+VIT_QKV = r"layers\.(\d+)\.attention\.(?P<part>[qkv])_proj\.(weight|bias)"  # fused, rows q then k then v
 VIT_IGNORED = (r"pooler\.dense\.(weight|bias)",)
 
 CONVNEXT_KEYS: Rules = (
@@ -89,31 +89,6 @@ RESNET_KEYS: Rules = (
 )
 
 
-def rename_state(state: dict[str, torch.Tensor], rules: Rules, *, prefix: str = "",
-                 ignored: tuple[str, ...] = ()) -> dict[str, torch.Tensor]:
-    """``state`` with ``prefix`` stripped and every name rewritten by the first rule that matches it whole; a
-    name no rule matches and no ``ignored`` pattern matches is a ``ValueError`` naming it."""
-    out = {}
-    for name, tensor in state.items():
-        key = name[len(prefix):] if prefix and name.startswith(prefix) else name
-        for pattern, target in rules:
-            if re.fullmatch(pattern, key):
-                out[re.sub(pattern, target, key)] = tensor
-                break
-        else:
-            if not any(re.fullmatch(p, key) for p in ignored):
-                raise ValueError(f"reference weight {name!r} has no archlab counterpart")
-    return out
-
-
-def _load(model: nn.Module, state: dict[str, torch.Tensor], reference: nn.Module) -> None:
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    if missing or unexpected:
-        raise ValueError(f"{type(reference).__name__} does not fit {type(model).__name__}: "
-                         f"missing {sorted(missing)}, unexpected {sorted(unexpected)}")
-    model.train(reference.training)
-
-
 def _check_activation(config: Any, allowed: str) -> None:
     if config.hidden_act != allowed:
         raise ValueError(f"{type(config).__name__}.hidden_act={config.hidden_act!r} is not supported; "
@@ -137,12 +112,12 @@ def _cnn_converters(cls: type[nn.Module], config_from: Callable[[Any, int], Any]
 
     def for_image_classification(reference: nn.Module) -> nn.Module:
         model = cls(config_from(reference.config, reference.config.num_labels))
-        _load(model, rename_state(reference.state_dict(), keys, prefix=prefix), reference)
+        load_converted(model, rename_state(reference.state_dict(), keys, prefix=prefix), reference)
         return model
 
     def base_model(reference: nn.Module) -> Backbone:
         model = cls(config_from(reference.config, 0))
-        _load(model, rename_state(reference.state_dict(), keys), reference)
+        load_converted(model, rename_state(reference.state_dict(), keys), reference)
         return Backbone(model).train(reference.training)
 
     name = cls.__name__
@@ -166,18 +141,12 @@ def vit_config_from(hf_config: Any, num_classes: int) -> ViTConfig:
                      qkv_bias=hf_config.qkv_bias, dropout=hf_config.hidden_dropout_prob)
 
 
-def _vit_state(reference: nn.Module, prefix: str, n_layers: int) -> dict[str, torch.Tensor]:
+def _vit_state(reference: nn.Module, prefix: str) -> dict[str, torch.Tensor]:
     state = {k: v for k, v in reference.state_dict().items() if k.startswith(prefix)}
     if f"{prefix}embeddings.mask_token" in state:
         raise ValueError("a ViT with a mask token (use_mask_token=True) is not supported")
-    qkv = {k: v for k, v in state.items() if re.fullmatch(VIT_QKV, k[len(prefix):])}
-    out = rename_state({k: v for k, v in state.items() if k not in qkv}, VIT_KEYS, prefix=prefix, ignored=VIT_IGNORED)
-    for i in range(n_layers):
-        for p in ("weight", "bias"):
-            parts = [qkv.get(f"{prefix}layers.{i}.attention.{n}_proj.{p}") for n in "qkv"]
-            if all(t is not None for t in parts):
-                out[f"blocks.{i}.mixer.qkv_proj.{p}"] = torch.cat(parts)  # (3D, ...): rows q, then k, then v
-    return out
+    fused = fuse_parts(state, re.escape(prefix) + VIT_QKV, prefix + r"layers.\1.attention.qkv_proj.\3")
+    return rename_state(fused, VIT_KEYS, prefix=prefix, ignored=VIT_IGNORED)
 
 
 def vit_for_image_classification(reference: nn.Module) -> ViT:
@@ -185,7 +154,7 @@ def vit_for_image_classification(reference: nn.Module) -> ViT:
     config = vit_config_from(reference.config, reference.config.num_labels)
     model = ViT(config)
     head = {k: v for k, v in reference.state_dict().items() if k.startswith("classifier.")}
-    _load(model, {**_vit_state(reference, "vit.", config.n_layers), **rename_state(head, VIT_KEYS)}, reference)
+    load_converted(model, {**_vit_state(reference, "vit."), **rename_state(head, VIT_KEYS)}, reference)
     return model
 
 
@@ -193,7 +162,7 @@ def vit_model(reference: nn.Module) -> Backbone:
     """``ViTModel`` -> ``Backbone(ViT)`` (forward: ``last_hidden_state``)."""
     config = vit_config_from(reference.config, 0)
     model = ViT(config)
-    _load(model, _vit_state(reference, "", config.n_layers), reference)
+    load_converted(model, _vit_state(reference, ""), reference)
     return Backbone(model).train(reference.training)
 
 
