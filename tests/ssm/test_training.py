@@ -80,7 +80,31 @@ def test_claim_runs_end_to_end_on_a_tiny_budget(claim_id, monkeypatch):
 
     monkeypatch.setattr(recall_claims, "train", tiny_train)
     monkeypatch.setattr(selection_claims, "train", tiny_train)
-    evidence = _REGISTRY[claim_id].measure(Scale.QUICK, seed=0)
+    # the shared attention baseline is cached per process: neither take a real one nor leave a tiny one behind
+    recall_claims._trained_attention.cache_clear()
+    try:
+        evidence = _REGISTRY[claim_id].measure(Scale.QUICK, seed=0)
+    finally:
+        recall_claims._trained_attention.cache_clear()
     assert evidence.figure is not None
     assert all(isinstance(v, float) and (math.isfinite(v) or math.isnan(v)) for v in evidence.metrics.values())
     assert not evidence.holds  # two steps of training cannot make any of these claims hold
+
+
+def test_both_recall_claims_share_one_trained_attention_baseline(monkeypatch):
+    trained = []
+    real_train = recall_claims.train
+
+    def tiny_train(model, sample, budget, *, seed, curriculum=None):
+        trained.append(model)
+        return real_train(model, sample, Budget(steps=1, batch_size=2, lr=budget.lr), seed=seed)
+
+    monkeypatch.setattr(recall_claims, "train", tiny_train)
+    recall_claims._trained_attention.cache_clear()
+    try:
+        first = recall_claims._trained_attention(Scale.QUICK, 0)
+        assert recall_claims._trained_attention(Scale.QUICK, 0) is first
+        assert recall_claims._trained_attention(Scale.QUICK, 1)[3] is not first[3]  # one per seed
+        assert len(trained) == 2
+    finally:
+        recall_claims._trained_attention.cache_clear()

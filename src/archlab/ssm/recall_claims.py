@@ -25,6 +25,8 @@ than that: with one attention layer the stack solves 16 pairs, while the all-Mam
 
 from __future__ import annotations
 
+import functools
+
 import torch
 from torch import Tensor, nn
 
@@ -56,9 +58,12 @@ def _mqar_setup(scale: Scale, seed: int) -> tuple[Sampler, dict[int, tuple[Tenso
 
 
 def _mqar_budgets(scale: Scale) -> tuple[Budget, Budget]:
-    """(attention, linear attention) budgets of the recall-gap claim."""
+    """(attention, linear attention) budgets of the recall-gap claim. Quick: 400 linear-attention steps (600
+    before, same verdicts): at seeds 0 / 1 / 2 f=16 reaches 1.0 / 0.996 / 0.994 at 16 pairs, f=1 stays on the
+    plateau of guessing among the context's values (0.26-0.27 at 4 pairs, 0.06-0.07 at 16); attention at 200
+    steps fell to 0.69 at 16 pairs at seed 2, so it keeps 400."""
     if scale is Scale.QUICK:
-        return Budget(steps=400, batch_size=32, lr=1e-2), Budget(steps=600, batch_size=32, lr=3e-3)
+        return Budget(steps=400, batch_size=32, lr=1e-2), Budget(steps=400, batch_size=32, lr=3e-3)
     return Budget(steps=4000, batch_size=64, lr=3e-3), Budget(steps=4000, batch_size=64, lr=3e-3)
 
 
@@ -73,9 +78,13 @@ def _hybrid_budget(scale: Scale) -> Budget:
 ATTN_CONV = 3  # kernel of Based's short convolution in front of each attention layer
 
 
+@functools.lru_cache(maxsize=3)
 def _trained_attention(scale: Scale, seed: int) -> tuple[Sampler, dict[int, tuple[Tensor, Tensor]], int, MambaLM]:
     """The MQAR setup (``_mqar_setup``) and the attention baseline trained on it at the recall-gap budget: two
-    layers of one-head attention with RoPE and a short convolution, no MLP (Zoology's mixer-only stack)."""
+    layers of one-head attention with RoPE and a short convolution, no MLP (Zoology's mixer-only stack).
+
+    Both recall claims compare against this one baseline, so a process that runs both (the atlas, the claim
+    tests) trains it once per (scale, seed); the claims only score it, never train it further."""
     sample, tests, vocab = _mqar_setup(scale, seed)
     attention = attention_model(seed, position="rope", vocab_size=vocab, d_model=64, n_heads=1, max_seq_len=64,
                                 attn_conv=ATTN_CONV)
@@ -98,7 +107,7 @@ FEATURE_DIMS = (1, 4, 16)  # linear attention's feature dimension f: the recurre
     rule="attention >= 0.95 at 4, 8 and 16 pairs; recurrent at smallest state <= attention - 0.25 at 16 pairs; "
     "recurrent accuracy at 16 pairs rises with state (largest - smallest >= 0.15) and falls with pairs "
     "(smallest state: acc(4) - acc(16) >= 0.15)",
-    threads=2,
+    threads=1,
 )
 def recall_gap(scale: Scale, seed: int) -> Evidence:
     sample, tests, vocab, attention = _trained_attention(scale, seed)
