@@ -29,12 +29,9 @@ from archlab.core.io import PretrainedMixin
 from archlab.core.mlp import MLP
 from archlab.core.time_embedding import timestep_embedding
 from archlab.core.validation import check_at_least, check_choices, check_positive
-from archlab.diffusion.flow_matching import flow_interpolate, flow_target
-from archlab.diffusion.guidance import GuidedDenoiser
-from archlab.diffusion.sampling import SampleOutput, build_sampler, sampling_loop
-from archlab.diffusion.schedules import BETA_SCHEDULES, add_noise, alphas_cumprod, make_betas, velocity
-
-PREDICTIONS = ("epsilon", "v", "sample", "flow")
+from archlab.diffusion.objective import PREDICTIONS, denoising_loss, draw, make_batch, schedule_alphas_cumprod
+from archlab.diffusion.sampling import SampleOutput
+from archlab.diffusion.schedules import BETA_SCHEDULES
 
 
 @dataclass
@@ -80,8 +77,7 @@ class MLPDenoiser(nn.Module, PretrainedMixin):
         self.blocks = nn.ModuleList(MLP(d_model=c.d_hidden, d_hidden=2 * c.d_hidden, activation="silu")
                                     for _ in range(c.n_layers))
         self.output = nn.Linear(c.d_hidden, c.data_dim)
-        self.register_buffer("alphas_cumprod", alphas_cumprod(make_betas(
-            c.beta_schedule, c.num_train_timesteps, beta_start=c.beta_start, beta_end=c.beta_end)), persistent=False)
+        self.register_buffer("alphas_cumprod", schedule_alphas_cumprod(c), persistent=False)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, cond: Optional[torch.Tensor] = None) -> torch.Tensor:
         t = torch.as_tensor(t, device=x.device).reshape(-1).expand(x.shape[0])
@@ -96,36 +92,12 @@ class MLPDenoiser(nn.Module, PretrainedMixin):
         return self.output(F.silu(h))
 
     def make_batch(self, x0: torch.Tensor, labels: Optional[torch.Tensor], generator: torch.Generator) -> dict:
-        """A training batch: data ``x0`` (B, D), the labels after condition dropout (or None), the noise, and
-        the timesteps (B,) float (integers on the discrete schedule, ``sigma T`` with sigma ~ U(0, 1) for flow)."""
-        c, n = self.config, x0.shape[0]
-        noise = torch.randn(x0.shape, generator=generator)
-        if c.prediction_type == "flow":
-            t = torch.rand(n, generator=generator) * c.num_train_timesteps
-        else:
-            t = torch.randint(c.num_train_timesteps, (n,), generator=generator).float()
-        batch = {"x0": x0, "noise": noise, "t": t}
-        if c.n_classes:
-            if labels is None:
-                raise ValueError(f"n_classes={c.n_classes}: a conditional denoiser needs labels")
-            dropped = torch.rand(n, generator=generator) < c.p_uncond
-            batch["labels"] = torch.where(dropped, torch.full_like(labels, c.n_classes), labels)
-        return batch
+        """A training batch (``archlab.diffusion.objective.make_batch``)."""
+        return make_batch(self.config, x0, labels, generator)
 
     def loss(self, batch: dict) -> torch.Tensor:
-        """Mean squared error between the prediction and its target, averaged over the batch and dimensions."""
-        c = self.config
-        x0, noise, t = batch["x0"], batch["noise"], batch["t"]
-        if c.prediction_type == "flow":
-            x_t = flow_interpolate(x0, noise, t / c.num_train_timesteps)
-            target = flow_target(x0, noise)
-        else:
-            a_bar = self.alphas_cumprod[t.long()]
-            x_t = add_noise(x0, noise, a_bar)
-            target = {"epsilon": noise, "sample": x0}.get(c.prediction_type)
-            if target is None:
-                target = velocity(x0, noise, a_bar)
-        return F.mse_loss(self(x_t, t, batch.get("labels")), target)
+        """Mean squared error between the prediction and its target (``objective.denoising_loss``)."""
+        return denoising_loss(self, self.config, self.alphas_cumprod, batch)
 
     @torch.no_grad()
     def sample(self, n: int, generator: Optional[torch.Generator] = None, *, sampler: str = "",
@@ -134,13 +106,6 @@ class MLPDenoiser(nn.Module, PretrainedMixin):
         """``n`` samples: noise from ``generator`` denoised by ``sampler`` (``archlab.diffusion.sampling.SAMPLERS``;
         default ``"flow"`` for a flow denoiser, ``"ddim"`` otherwise) in ``steps`` steps, conditioned on
         ``labels`` (n,) with classifier-free guidance ``guidance`` when given."""
-        c = self.config
-        name = sampler or ("flow" if c.prediction_type == "flow" else "ddim")
-        chosen = build_sampler(name, prediction_type=c.prediction_type, num_train_timesteps=c.num_train_timesteps,
-                               beta_schedule=c.beta_schedule, beta_start=c.beta_start, beta_end=c.beta_end)
-        device = self.output.weight.device
-        noise = torch.randn(n, c.data_dim, generator=generator).to(device)
-        if labels is not None:
-            labels = labels.to(device)
-        return sampling_loop(GuidedDenoiser(self, guidance), chosen, noise, steps, cond=labels, generator=generator,
-                             keep_trajectory=keep_trajectory)
+        noise = torch.randn(n, self.config.data_dim, generator=generator).to(self.output.weight.device)
+        return draw(self, self.config, noise, sampler=sampler, steps=steps, labels=labels, guidance=guidance,
+                    generator=generator, keep_trajectory=keep_trajectory)
