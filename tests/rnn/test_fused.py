@@ -90,7 +90,7 @@ def test_fused_matches_torch_lstm_outputs_and_gradients(pointwise):
 
 def test_recurrence_backward_passes_gradcheck_in_float64(pointwise):
     g = torch.Generator().manual_seed(0)
-    args = [torch.randn(4, 2, 3, generator=g, dtype=torch.float64),  # x (L, B, I)
+    args = [torch.randn(2, 4, 3, generator=g, dtype=torch.float64),  # x (B, L, I)
             torch.randn(4 * 2, 3, generator=g, dtype=torch.float64),  # w_ih (4H, I), H = 2
             torch.randn(4 * 2, generator=g, dtype=torch.float64),  # bias
             torch.randn(2, 2, generator=g, dtype=torch.float64),  # h0 (B, H)

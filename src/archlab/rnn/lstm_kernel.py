@@ -32,11 +32,12 @@ template <typename T> static inline T clamp_arg(T x) {
 template <typename T> static inline T sigm(T x) { return T(1) / (T(1) + std::exp(-clamp_arg(x))); }
 template <typename T> static inline T tanh_(T x) { return T(1) - T(2) / (std::exp(T(2) * clamp_arg(x)) + T(1)); }
 
-// gates: (B, 4H) blocks (o, i, f, g), pre-activations in, activations out; c_prev, c_next, tanh_c, h_next: (B, H)
+// gates: (B, 4H) rows gs apart, blocks (o, i, f, g), pre-activations in, activations out;
+// c_prev, c_next, tanh_c, h_next: (B, H) contiguous
 template <typename T>
-static void step_fwd(T* gates, const T* c_prev, T* c_next, T* tanh_c, T* h_next, int64_t nb, int64_t nh) {
+static void step_fwd(T* gates, const T* c_prev, T* c_next, T* tanh_c, T* h_next, int64_t nb, int64_t nh, int64_t gs) {
     for (int64_t b = 0; b < nb; ++b) {
-        T* o = gates + b * 4 * nh; T* i = o + nh; T* f = i + nh; T* g = f + nh;
+        T* o = gates + b * gs; T* i = o + nh; T* f = i + nh; T* g = f + nh;
         const T* cp = c_prev + b * nh; T* cn = c_next + b * nh; T* tc = tanh_c + b * nh; T* hn = h_next + b * nh;
 #pragma omp simd
         for (int64_t k = 0; k < nh; ++k) {
@@ -49,14 +50,14 @@ static void step_fwd(T* gates, const T* c_prev, T* c_next, T* tanh_c, T* h_next,
     }
 }
 
-// grad_a: (B, 4H) out; dh: (B, H); dc: (B, H) in (gradient reaching c_t) and out (reaching c_{t-1});
-// gates: activations (B, 4H); c_prev, tanh_c: (B, H)
+// grad_a: (B, 4H) out and gates: activations (B, 4H), both with rows gs apart; dh: (B, H); dc: (B, H) in
+// (gradient reaching c_t) and out (reaching c_{t-1}); c_prev, tanh_c: (B, H)
 template <typename T>
 static void step_bwd(T* grad_a, const T* dh, T* dc, const T* gates, const T* c_prev, const T* tanh_c,
-                     int64_t nb, int64_t nh) {
+                     int64_t nb, int64_t nh, int64_t gs) {
     for (int64_t b = 0; b < nb; ++b) {
-        const T* o = gates + b * 4 * nh; const T* i = o + nh; const T* f = i + nh; const T* g = f + nh;
-        T* da_o = grad_a + b * 4 * nh; T* da_i = da_o + nh; T* da_f = da_i + nh; T* da_g = da_f + nh;
+        const T* o = gates + b * gs; const T* i = o + nh; const T* f = i + nh; const T* g = f + nh;
+        T* da_o = grad_a + b * gs; T* da_i = da_o + nh; T* da_f = da_i + nh; T* da_g = da_f + nh;
         const T* dhb = dh + b * nh; T* dcb = dc + b * nh; const T* cp = c_prev + b * nh; const T* tc = tanh_c + b * nh;
 #pragma omp simd
         for (int64_t k = 0; k < nh; ++k) {
@@ -73,10 +74,12 @@ static void step_bwd(T* grad_a, const T* dh, T* dc, const T* gates, const T* c_p
 
 #define LSTM_API(T, S)                                                                                         \
     extern "C" void lstm_step_fwd_##S(T* gates, const T* c_prev, T* c_next, T* tanh_c, T* h_next, int64_t nb,  \
-                                      int64_t nh) { step_fwd<T>(gates, c_prev, c_next, tanh_c, h_next, nb, nh); } \
+                                      int64_t nh, int64_t gs) {                                                \
+        step_fwd<T>(gates, c_prev, c_next, tanh_c, h_next, nb, nh, gs);                                        \
+    }                                                                                                          \
     extern "C" void lstm_step_bwd_##S(T* grad_a, const T* dh, T* dc, const T* gates, const T* c_prev,           \
-                                      const T* tanh_c, int64_t nb, int64_t nh) {                               \
-        step_bwd<T>(grad_a, dh, dc, gates, c_prev, tanh_c, nb, nh);                                            \
+                                      const T* tanh_c, int64_t nb, int64_t nh, int64_t gs) {                   \
+        step_bwd<T>(grad_a, dh, dc, gates, c_prev, tanh_c, nb, nh, gs);                                        \
     }
 
 LSTM_API(float, f32)
@@ -95,8 +98,8 @@ def load() -> ctypes.CDLL | None:
     if lib is None:
         return None
     for suffix in SUFFIX.values():
-        getattr(lib, f"lstm_step_fwd_{suffix}").argtypes = [_P] * 5 + [_I] * 2
-        getattr(lib, f"lstm_step_bwd_{suffix}").argtypes = [_P] * 6 + [_I] * 2
+        getattr(lib, f"lstm_step_fwd_{suffix}").argtypes = [_P] * 5 + [_I] * 3
+        getattr(lib, f"lstm_step_bwd_{suffix}").argtypes = [_P] * 6 + [_I] * 3
     return lib
 
 
