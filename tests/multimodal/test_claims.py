@@ -5,12 +5,14 @@ import torch
 
 from archlab.lab import all_claims
 from archlab.multimodal.cone import cosine_by_depth
+from archlab.multimodal.contrastive import modality_gap
+from archlab.multimodal.modality_gap import shift_to_close
 from archlab.multimodal.token_budget import HEAD_DIM, HEADS, attention_flops
 
 
 def test_registered_ids():
     assert {c.id for c in all_claims("multimodal")} == {"multimodal.cone-effect", "multimodal.token-budget",
-                                                         "multimodal.projector-fusion"}
+                                                         "multimodal.projector-fusion", "multimodal.modality-gap"}
 
 
 def test_linear_layers_keep_random_inputs_apart_and_relu_draws_them_together():
@@ -28,3 +30,13 @@ def test_attention_flops_are_the_two_products():
     # Q K^T and A V: 2 matmuls of (N, Dh) x (Dh, N) and (N, N) x (N, Dh), 2 N^2 Dh FLOPs each, per head.
     for n in (4, 10):
         assert attention_flops(n) == HEADS * 2 * (2 * n * n * HEAD_DIM)
+
+
+def test_the_shift_closes_the_gap_and_keeps_unit_norms():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(50, 8, generator=g) + 3.0
+    y = torch.randn(50, 8, generator=g) - 3.0
+    assert modality_gap(x, y) > 1.0
+    xs, ys = shift_to_close(x, y)
+    assert torch.allclose(xs.norm(dim=-1), torch.ones(50)) and torch.allclose(ys.norm(dim=-1), torch.ones(50))
+    assert modality_gap(xs, ys) < 0.1 * modality_gap(x, y)
