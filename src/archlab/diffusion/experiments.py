@@ -3,11 +3,14 @@ Gaussians (radius 2, std 0.1) through the one loop, and its samples scored again
 
 ``train_ring_denoiser`` trains ``MLPDenoiser`` (d_hidden 64, 2 residual blocks, 32 time features) for
 ``steps`` AdamW steps of ``batch`` points (lr 3e-3, 50 warm-up steps, cosine to 0.1x, no weight decay),
-seeded; ``sw_to_data`` is the sliced Wasserstein-2 distance (256 projections, fixed directions) between
+seeded, and kept for the process (one trained model per seed, prediction type and budget, shared by every
+claim that asks for it: callers sample from it and never train it further); ``sw_to_data`` is the sliced Wasserstein-2 distance (256 projections, fixed directions) between
 samples and a fresh draw of the data of the same size.
 """
 
 from __future__ import annotations
+
+from functools import lru_cache
 
 import torch
 
@@ -21,9 +24,11 @@ from archlab.lab.experiment import quick_fit
 RING = dict(radius=2.0, std=0.1)
 
 
+@lru_cache(maxsize=8)
 def train_ring_denoiser(prediction_type: str, *, seed: int, steps: int, batch: int = 256,
                         n_classes: int = 0, p_uncond: float = 0.1) -> MLPDenoiser:
-    """A denoiser of the ring trained through ``archlab.lab.experiment.quick_fit``; returned in eval mode."""
+    """A denoiser of the ring trained through ``archlab.lab.experiment.quick_fit``; returned in eval mode and
+    cached: a second call with the same arguments returns the same model."""
     torch.manual_seed(seed)
     model = MLPDenoiser(MLPDenoiserConfig(d_hidden=64, n_layers=2, time_dim=32, prediction_type=prediction_type,
                                           n_classes=n_classes, p_uncond=p_uncond))
