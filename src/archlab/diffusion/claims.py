@@ -1,9 +1,10 @@
 """Claims of the diffusion family, on the ring of 8 Gaussians (reference/claims.md section 10).
 
 ``diffusion.flow-matching-few-steps``: two denoisers of one architecture and budget
-(``archlab.diffusion.experiments``: 64 wide, 2 blocks, 800 steps of 256 points at quick scale, trained once per process and seed), one predicting epsilon on the
-DDPM linear schedule, one the rectified-flow velocity; 4000 samples of each at 4 denoiser calls (DDPM ancestral,
-``"trailing"`` timesteps; flow-matching Euler) scored by the sliced Wasserstein-2 distance to 4000 fresh points.
+(``archlab.diffusion.experiments``: 64 wide, 2 blocks, 800 steps of 256 points at quick scale, trained once per
+process and seed), one predicting epsilon on the DDPM linear schedule, one the rectified-flow velocity; 4000
+samples of each at 4 denoiser calls (DDPM ancestral, ``"trailing"`` timesteps; flow-matching Euler) scored by the
+sliced Wasserstein-2 distance to 4000 fresh points.
 """
 
 from __future__ import annotations
