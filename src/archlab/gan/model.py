@@ -104,12 +104,13 @@ class GAN(PretrainedMixin, nn.Module):
         if player not in PLAYERS:
             raise ValueError(f"player={player!r} is not one of 'discriminator', 'generator'")
         kind = self.config.loss
-        fake = self.generator(batch["noise"])
         if player == "generator":
-            fake_logits = self.discriminator(fake)
+            fake_logits = self.discriminator(self.generator(batch["noise"]))
             return GANOutput(loss=generator_loss(kind, fake_logits), d_fake=self._shown(fake_logits))
+        with torch.no_grad():  # D's loss does not reach G: no graph through the generator
+            fake = self.generator(batch["noise"])
         real = batch["real"]
-        real_logits, fake_logits = self.discriminator(real), self.discriminator(fake.detach())
+        real_logits, fake_logits = self.discriminator(real), self.discriminator(fake)
         loss = discriminator_loss(kind, real_logits, fake_logits)
         penalty = None
         if kind == "wgan-gp":
