@@ -61,6 +61,7 @@ the router probability, about 1/8 at initialisation, so the expert output starts
 
 from __future__ import annotations
 
+import functools
 import math
 import statistics
 
@@ -94,13 +95,16 @@ def _steps(scale: Scale) -> int:
     return 300 if scale is Scale.QUICK else 1500
 
 
-def _run(name: str, scale: Scale, seed: int, **extra) -> list[RoutingResult]:
+@functools.lru_cache(maxsize=None)
+def _run(name: str, scale: Scale, seed: int, **extra) -> tuple[RoutingResult, ...]:
+    """The ``SEEDS`` runs of condition ``name`` from ``seed``, on one thread. Computed once per process: the
+    Switch-loss runs of ``moe.balancing-fixes`` are the baseline of ``moe.z-loss`` too (issue 21)."""
     with torch_threads(1):
-        return [train_routing(seed=seed + s, steps=_steps(scale), batch=2048, lr=1e-2, **{**CONDITIONS[name], **extra})
-                for s in range(SEEDS)]
+        return tuple(train_routing(seed=seed + s, steps=_steps(scale), batch=2048, lr=1e-2,
+                                   **{**CONDITIONS[name], **extra}) for s in range(SEEDS))
 
 
-def _load_panel(ax, results: dict[str, list[RoutingResult]]) -> None:
+def _load_panel(ax, results: dict[str, tuple[RoutingResult, ...]]) -> None:
     for i, (name, runs) in enumerate(results.items()):
         loads = sorted(runs[0].load, reverse=True)
         mean = sum(loads) / len(loads)
