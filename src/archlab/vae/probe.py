@@ -1,10 +1,11 @@
 """A linear probe: multinomial logistic regression from features to labels, fitted on one half of a set and
 scored on the other, to ask whether a representation (a VAE's posterior mean) carries a factor (the topic).
 
-The features are used in their own units, not standardised: a VAE's latent has the scale of its prior N(0, I),
-and a collapsed posterior's means vary by a small fraction of that scale (the reason Burda et al.'s active
-units threshold Var(mu_j) in absolute units). With the weights' L2 penalty, a probe cannot read a factor
-from variations far below the prior's unit, as standardising would let it.
+The features are used in their own units, not standardised. The L2 penalty makes the probe blind only to
+features far below the prior's unit scale (posterior means scaled by 1e-3 read at chance), not to the spread
+of a collapsed VAE's means (std 0.05-0.15): accuracy is an argmax, unchanged by the scale of a separable
+feature. So a probe on mu asks whether the encoder's features depend on the factor, not how much of it the
+latent z carries: an untrained sequence encoder's mu already reads the topic at 0.32-0.46 (8 topics).
 """
 
 from __future__ import annotations
