@@ -40,3 +40,14 @@ def test_the_shift_closes_the_gap_and_keeps_unit_norms():
     xs, ys = shift_to_close(x, y)
     assert torch.allclose(xs.norm(dim=-1), torch.ones(50)) and torch.allclose(ys.norm(dim=-1), torch.ones(50))
     assert modality_gap(xs, ys) < 0.1 * modality_gap(x, y)
+
+
+def test_identity_and_relation_scoring():
+    from archlab.multimodal import vocab
+    from archlab.multimodal.relation import identity_and_relation
+
+    w = {d: vocab.INDEX[vocab.NUMBER_WORDS[d]] for d in range(10)}
+    present = torch.tensor([[3, 8], [3, 8], [1, 2], [1, 2]])
+    answer = torch.tensor([w[3], w[8], w[1], w[2]])
+    guess = torch.tensor([w[3], w[3], w[5], w[2]])  # right, the other digit present, absent, right
+    assert identity_and_relation(guess, present, answer) == (0.75, 0.5)
