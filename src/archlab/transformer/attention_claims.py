@@ -10,7 +10,8 @@
   (``RepeatedTokensTask``, ``repeat_losses``). Both depths get the same data, optimiser and number of steps.
   As in Elhage et al.'s toy models the embedding and unembedding are separate matrices (a tied head reads the
   copied token back through the embedding, and in our runs the 2-layer model then formed no induction head in
-  600 steps), with no biases; positions are RoPE, so a previous-token head is one relative offset.
+  600 steps), with no biases; positions are RoPE, so a previous-token head is one relative offset. One thread:
+  a width-64 model on 32 x 32 tokens gains little from a second and loses much on a shared machine.
 - ``transformer.pretrained-semantics``: Reimers and Gurevych 2019 (Sentence-BERT): the cosine of pretrained
   sentence vectors separates paraphrases from unrelated pairs (ROC AUC over ``sentence_pairs``), while the same
   encoder at random initialisation does not.
@@ -112,6 +113,7 @@ def permutation_equivariance(scale: Scale, seed: int) -> Evidence:
     "(an induction head), while a 1-layer one cannot at the same budget.",
     source="Olsson et al. 2022; Elhage et al. 2021",
     rule="second-repeat loss / first-repeat loss <= 0.3 with 2 layers and >= 0.8 with 1 layer",
+    threads=1,
 )
 def induction_heads(scale: Scale, seed: int) -> Evidence:
     quick = scale is Scale.QUICK
