@@ -1,8 +1,13 @@
-"""The ``diffusion`` target of ``archlab train`` / ``archlab sample``: the MLP denoiser on 2-D toy data.
+"""The ``diffusion`` target of ``archlab train`` / ``archlab sample``: the MLP denoiser on 2-D toy data, or a
+U-Net or DiT on the digits (16 x 16).
 
-    archlab train diffusion --data ring8|moons|swissroll [--prediction epsilon|v|flow] [--cond class]
+    archlab train diffusion --data ring8|moons|swissroll|digits [--denoiser mlp|unet|dit]
+                            [--prediction epsilon|v|flow] [--cond class]
     archlab sample diffusion --ckpt DIR --n 2000 --sampler ddim|ddpm|euler|heun|dpm++|flow --steps 20
                              [--guidance 3] [--trajectory] [--out DIR]
+
+``--denoiser`` defaults to ``mlp`` for 2-D data and ``unet`` for the digits; images get a PNG grid instead of
+a scatter.
 
 Training keeps the EMA of the weights (``train.ema_decay``, written to ``final/ema/``); ``sample`` uses it
 when the checkpoint has one (``--weights raw`` for the trained weights). ``sample`` writes ``samples.npy``
@@ -21,9 +26,12 @@ import torch
 
 from archlab.diffusion.denoiser import MLPDenoiser, MLPDenoiserConfig
 from archlab.diffusion.sampling import SAMPLERS
-from archlab.diffusion.training import DATASETS, DiffusionTask, ToyDataConfig, n_classes, scatter_figure, toy_data
-from archlab.diffusion.training import trajectory_figure
+from archlab.diffusion.image_model import DENOISERS, ImageDenoiser, ImageDenoiserConfig, ImageDiffusionTask
+from archlab.diffusion.training import (DATASETS, IMAGE_DATASETS, DiffusionTask, ToyDataConfig, n_classes,
+                                        scatter_figure, toy_data)
+from archlab.diffusion.training import image_strip_figure, trajectory_figure
 from archlab.errors import UserError
+from archlab.lab.figures import samples_figure
 from archlab.train.config import OptimConfig, RunConfig, TrainConfig
 
 
@@ -41,21 +49,42 @@ class DiffusionRecipe:
                               ema_decay=0.995),
         )
 
-    def build_task(self, config: RunConfig) -> DiffusionTask:
+    def build_task(self, config: RunConfig) -> DiffusionTask | ImageDiffusionTask:
+        if isinstance(config.model, ImageDenoiserConfig):
+            if config.data.name not in IMAGE_DATASETS:
+                raise ValueError(f"data.name={config.data.name!r}: an image denoiser trains on {IMAGE_DATASETS}")
+            return ImageDiffusionTask(ImageDenoiser(config.model), batch_size=config.train.batch_size,
+                                      seed=config.train.seed, eval_size=config.data.eval_size)
+        if config.data.name in IMAGE_DATASETS:
+            raise ValueError(f"data.name={config.data.name!r} is images: train it with --denoiser unet or dit")
         return DiffusionTask(MLPDenoiser(config.model), data=config.data.name, batch_size=config.train.batch_size,
                              seed=config.train.seed, eval_size=config.data.eval_size)
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--data", choices=list(DATASETS), default="ring8", help="the 2-D data (default: ring8)")
+        parser.add_argument("--data", choices=[*DATASETS, *IMAGE_DATASETS], default="ring8",
+                            help="the 2-D data, or digits images (default: ring8)")
+        parser.add_argument("--denoiser", choices=["mlp", *DENOISERS], default=None,
+                            help="the network (default: mlp for 2-D data, unet for digits)")
         parser.add_argument("--prediction", choices=["epsilon", "v", "sample", "flow"], default="epsilon",
                             help="what the denoiser predicts; flow: rectified-flow velocity (default: epsilon)")
         parser.add_argument("--cond", choices=["class"], default=None,
                             help="condition on the data's labels, with condition dropout for guidance")
 
     def apply_arguments(self, config: RunConfig, args: argparse.Namespace) -> RunConfig:
-        classes = n_classes(args.data) if args.cond == "class" else 0
-        model = dataclasses.replace(config.model, prediction_type=args.prediction, n_classes=classes)
-        return dataclasses.replace(config, model=model, data=dataclasses.replace(config.data, name=args.data))
+        images = args.data in IMAGE_DATASETS
+        denoiser = args.denoiser or ("unet" if images else "mlp")
+        if images == (denoiser == "mlp"):
+            raise UserError(f"--denoiser {denoiser} does not fit --data {args.data}: "
+                            + ("use unet or dit for images" if images else "use mlp for 2-D points"))
+        if not images:
+            classes = n_classes(args.data) if args.cond == "class" else 0
+            model = dataclasses.replace(config.model, prediction_type=args.prediction, n_classes=classes)
+            return dataclasses.replace(config, model=model, data=dataclasses.replace(config.data, name=args.data))
+        model = ImageDenoiserConfig(denoiser=denoiser, prediction_type=args.prediction,
+                                    n_classes=10 if args.cond == "class" else 0)
+        train = dataclasses.replace(config.train, batch_size=64)  # --steps was applied already; --set comes after
+        return dataclasses.replace(config, model=model, train=train,
+                                   data=dataclasses.replace(config.data, name=args.data, eval_size=256))
 
     def add_sample_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--n", type=int, default=2000, metavar="N", help="samples to draw (default: 2000)")
@@ -72,7 +101,7 @@ class DiffusionRecipe:
 
     def sample(self, model: torch.nn.Module, args: argparse.Namespace) -> str:
         """Draw ``--n`` samples, write them as ``.npy`` and a scatter PNG; return the PNG's path."""
-        if not isinstance(model, MLPDenoiser):
+        if not isinstance(model, (MLPDenoiser, ImageDenoiser)):
             raise UserError(f"{args.ckpt} holds a {type(model).__name__}, not a diffusion denoiser")
         if args.steps < 1:
             raise UserError(f"--steps {args.steps} must be >= 1")
@@ -97,23 +126,27 @@ class DiffusionRecipe:
         folder = Path(args.out)
         folder.mkdir(parents=True, exist_ok=True)
         np.save(folder / "samples.npy", out.sample.cpu().numpy())
-        data_name = self._data_name(args)
-        reference = toy_data(data_name, 2000, torch.Generator().manual_seed(0))[0] if data_name else None
         title = f"{sampler}, {args.steps} steps" + (f", w={args.guidance:g}" if args.guidance else "")
-        scatter_figure(out.sample, reference=reference, labels=labels, title=title).savefig(folder / "samples.png",
-                                                                                           dpi=100)
+        if isinstance(model, ImageDenoiser):
+            samples_figure((out.sample + 1) / 2, title=title).savefig(folder / "samples.png", dpi=100)
+        else:
+            data_name = self._data_name(args)
+            reference = toy_data(data_name, 2000, torch.Generator().manual_seed(0))[0] if data_name else None
+            scatter_figure(out.sample, reference=reference, labels=labels, title=title).savefig(
+                folder / "samples.png", dpi=100)
         if args.trajectory:
             np.save(folder / "trajectory.npy", torch.stack(out.trajectory).cpu().numpy())
-            trajectory_figure(out.trajectory, title=title).savefig(folder / "trajectory.png", dpi=100)
+            figure = (image_strip_figure if isinstance(model, ImageDenoiser) else trajectory_figure)
+            figure(out.trajectory, title=title).savefig(folder / "trajectory.png", dpi=100)
         return str(folder / "samples.png")
 
     @staticmethod
-    def _weights(model: MLPDenoiser, args: argparse.Namespace) -> MLPDenoiser:
+    def _weights(model: torch.nn.Module, args: argparse.Namespace) -> torch.nn.Module:
         from archlab.train.command import resolve_model_dir
 
         ema = resolve_model_dir(args.ckpt) / "ema"
         if args.weights == "ema" and (ema / "config.json").exists():
-            return MLPDenoiser.from_pretrained(ema)
+            return type(model).from_pretrained(ema)
         return model
 
     @staticmethod

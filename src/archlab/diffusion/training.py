@@ -28,15 +28,19 @@ DATASETS: dict[str, tuple[Callable[..., tuple[torch.Tensor, torch.Tensor]], int]
 }
 
 
+IMAGE_DATASETS = ("digits",)  # images, for the U-Net and DiT (``archlab.diffusion.image_model``)
+
+
 @dataclass
 class ToyDataConfig:
-    """``name``: ``"ring8"`` | ``"moons"`` | ``"swissroll"``; ``eval_size``: the held-out set's size."""
+    """``name``: ``"ring8"`` | ``"moons"`` | ``"swissroll"`` (2-D points) or ``"digits"`` (images);
+    ``eval_size``: the held-out set's size."""
 
     name: str = "ring8"
     eval_size: int = 2048
 
     def __post_init__(self) -> None:
-        check_choices(self, dict(name=tuple(DATASETS)))
+        check_choices(self, dict(name=tuple(DATASETS) + IMAGE_DATASETS))
         check_at_least(self, 1, "eval_size")
 
 
@@ -83,9 +87,14 @@ def scatter_figure(samples: torch.Tensor, *, reference: Optional[torch.Tensor] =
     return fig
 
 
+def _picks(length: int, frames: int) -> list[int]:
+    """``frames`` indices spread evenly over a path of ``length`` states, first and last included."""
+    return sorted({round(i * (length - 1) / max(frames - 1, 1)) for i in range(frames)})
+
+
 def trajectory_figure(path: list[torch.Tensor], *, frames: int = 8, title: str = ""):
     """``frames`` snapshots of a denoising path (each (n, 2)) side by side, from noise to sample."""
-    picks = sorted({round(i * (len(path) - 1) / max(frames - 1, 1)) for i in range(frames)})
+    picks = _picks(len(path), frames)
     fig, axes = new_figure(1, len(picks), width=2.2 * len(picks), height=2.4)
     axes = axes if isinstance(axes, tuple) else (axes,)
     for ax, k in zip(axes, picks):
@@ -94,5 +103,23 @@ def trajectory_figure(path: list[torch.Tensor], *, frames: int = 8, title: str =
         ax.set_title(f"step {k}/{len(path) - 1}", fontsize=8)
         ax.set_xticks([])
         ax.set_yticks([])
+    fig.suptitle(title)
+    return fig
+
+
+def image_strip_figure(path: list[torch.Tensor], *, frames: int = 8, rows: int = 4, title: str = ""):
+    """The denoising path of the first ``rows`` images (each state (n, 1, H, W) in [-1, 1]) as strips of
+    ``frames`` snapshots, noise on the left, sample on the right."""
+    picks = _picks(len(path), frames)
+    rows = min(rows, path[0].shape[0])
+    fig, axes = new_figure(rows, len(picks), width=1.2 * len(picks), height=1.3 * rows)
+    axes = axes if isinstance(axes, tuple) else (axes,)  # flat, row-major
+    for r in range(rows):
+        for c, k in enumerate(picks):
+            ax = axes[r * len(picks) + c]
+            ax.imshow(((path[k][r, 0].cpu() + 1) / 2).clamp(0, 1), cmap="gray_r", vmin=0, vmax=1)
+            ax.axis("off")
+            if r == 0:
+                ax.set_title(f"step {k}", fontsize=7)
     fig.suptitle(title)
     return fig
