@@ -34,9 +34,8 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
+from archlab.core.rename import Rules, fuse_parts, load_converted, rename_state
 from archlab.multimodal.clip import CLIP, CLIPConfig
-
-Rules = tuple[tuple[str, str], ...]
 
 _LAYER = r"(text|vision)_model\.encoder\.layers\.(\d+)\."
 CLIP_KEYS: Rules = (
@@ -48,6 +47,7 @@ CLIP_KEYS: Rules = (
     (r"vision_model\.embeddings\.position_embedding\.weight", "vision.pos_emb.weight"),
     (r"vision_model\.pre_layrnorm\.(weight|bias)", r"vision.pre_norm.\1"),
     (r"vision_model\.post_layernorm\.(weight|bias)", r"vision.post_norm.\1"),
+    (_LAYER + r"self_attn\.qkv_proj\.(weight|bias)", r"\1.blocks.\2.mixer.qkv_proj.\3"),
     (_LAYER + r"self_attn\.out_proj\.(weight|bias)", r"\1.blocks.\2.mixer.o_proj.\3"),
     (_LAYER + r"layer_norm1\.(weight|bias)", r"\1.blocks.\2.norm1.\3"),
     (_LAYER + r"layer_norm2\.(weight|bias)", r"\1.blocks.\2.norm2.\3"),
@@ -55,7 +55,7 @@ CLIP_KEYS: Rules = (
     (r"(visual_projection|text_projection)\.weight", r"\1.weight"),
     (r"logit_scale", "logit_scale"),
 )
-CLIP_QKV = _LAYER + r"self_attn\.([qkv])_proj\.(weight|bias)"  # fused into {tower}.blocks.{i}.mixer.qkv_proj
+CLIP_QKV = _LAYER + r"self_attn\.(?P<part>[qkv])_proj\.(weight|bias)"  # fused, rows q then k then v
 
 
 def _refuse(config: Any, name: str, rule: str) -> None:
@@ -91,41 +91,12 @@ def clip_config_from(hf_config: Any) -> CLIPConfig:
                       init_temperature=1.0 / float(torch.tensor(hf_config.logit_scale_init_value).exp()))
 
 
-def rename_clip_state(state: dict[str, torch.Tensor], n_layers: dict[str, int]) -> dict[str, torch.Tensor]:
-    """The reference ``state`` under archlab's names, q / k / v fused; an unmapped name is a ``ValueError``."""
-    out: dict[str, torch.Tensor] = {}
-    qkv: dict[str, torch.Tensor] = {}
-    for name, tensor in state.items():
-        if re.fullmatch(CLIP_QKV, name):
-            qkv[name] = tensor
-            continue
-        for pattern, target in CLIP_KEYS:
-            if re.fullmatch(pattern, name):
-                out[re.sub(pattern, target, name)] = tensor
-                break
-        else:
-            raise ValueError(f"reference weight {name!r} has no archlab counterpart")
-    for tower, layers in n_layers.items():
-        for i in range(layers):
-            for p in ("weight", "bias"):
-                parts = [qkv.pop(f"{tower}_model.encoder.layers.{i}.self_attn.{n}_proj.{p}", None) for n in "qkv"]
-                if any(t is None for t in parts):
-                    raise ValueError(f"{tower} layer {i} lacks one of its q / k / v projections ({p})")
-                out[f"{tower}.blocks.{i}.mixer.qkv_proj.{p}"] = torch.cat(parts)  # (3D, ...): rows q, k, v
-    if qkv:
-        raise ValueError(f"reference weights {sorted(qkv)} have no archlab counterpart")
-    return out
-
-
 def clip_model(reference: nn.Module) -> CLIP:
     """``CLIPModel`` -> ``CLIP`` (``encode_image`` / ``encode_text``: the reference's image / text features)."""
-    config = clip_config_from(reference.config)
-    model = CLIP(config)
-    state = rename_clip_state(reference.state_dict(), {"text": config.text_layers, "vision": config.vision_layers})
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    if missing or unexpected:
-        raise ValueError(f"CLIPModel does not fit CLIP: missing {sorted(missing)}, unexpected {sorted(unexpected)}")
-    return model.train(reference.training)
+    model = CLIP(clip_config_from(reference.config))
+    fused = fuse_parts(reference.state_dict(), CLIP_QKV, r"\1_model.encoder.layers.\2.self_attn.qkv_proj.\4")
+    load_converted(model, rename_state(fused, CLIP_KEYS), reference)
+    return model
 
 
 TRANSFORMERS: dict[str, Callable[[Any], nn.Module]] = {"CLIPModel": clip_model}
