@@ -15,18 +15,16 @@ from typing import Literal, Optional
 import torch
 from torch import Tensor, nn
 
+from archlab.core.gaussian import gaussian_kl, reparameterize, standard_normal
 from archlab.core.io import PretrainedMixin
 from archlab.core.validation import check_at_least, check_choices, check_positive
 from archlab.vae.networks import build_encoder_decoder, check_conv_shape
 from archlab.vae.objectives import (
     bernoulli_log_likelihood,
     free_bits_kl,
-    gaussian_kl,
     gaussian_log_density,
     gaussian_log_likelihood,
     iwae_bound,
-    reparameterize,
-    standard_normal,
     standard_normal_log_density,
 )
 

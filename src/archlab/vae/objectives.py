@@ -1,10 +1,9 @@
 """The terms of the variational objective: a diagonal Gaussian posterior, its KL to the prior, likelihoods,
 the ELBO's training knobs (beta, KL annealing, free bits), the importance-weighted bound and active units.
 
-Kingma and Welling 2014 (*Auto-Encoding Variational Bayes*), with the code names for the paper's symbols:
-``mean`` / ``logvar`` are mu_phi(x) and log sigma_phi(x)^2 of q_phi(z|x) = N(mu, diag sigma^2); ``reparameterize``
-is z = mu + sigma * eps with eps ~ N(0, I) (their eq. 10); ``gaussian_kl`` is -D_KL(q || p) of their Appendix B
-with the sign turned, per latent dimension: 1/2 (mu^2 + sigma^2 - 1 - log sigma^2), against p(z) = N(0, I).
+Kingma and Welling 2014 (*Auto-Encoding Variational Bayes*); the posterior's sample (``reparameterize``) and its
+KL to the prior (``gaussian_kl``) are ``archlab.core.gaussian``'s, shared with the diffusion family's latent
+autoencoder.
 
 - beta-VAE (Higgins et al. 2017): the KL weighted by ``beta``.
 - KL annealing (Bowman et al. 2016): the KL weighted by ``kl_anneal_weight(step)``, rising linearly 0 -> 1.
@@ -24,26 +23,10 @@ from typing import Optional
 import torch
 from torch import Tensor
 
+from archlab.core.gaussian import reparameterize  # noqa: F401 (collapse.py imports it from here)
+
 LOG_2PI = math.log(2 * math.pi)
 ACTIVE_UNIT_THRESHOLD = 1e-2
-
-
-def reparameterize(mean: Tensor, logvar: Tensor, *, generator: Optional[torch.Generator] = None) -> Tensor:
-    """z = mean + exp(logvar / 2) * eps, eps ~ N(0, I): a sample of q(z|x) differentiable in mean and logvar
-    (eps is drawn on ``generator``'s device, then moved to ``mean``'s)."""
-    eps = standard_normal(mean.shape, generator=generator, like=mean)
-    return mean + torch.exp(0.5 * logvar) * eps
-
-
-def standard_normal(shape: tuple[int, ...], *, generator: Optional[torch.Generator], like: Tensor) -> Tensor:
-    """N(0, I) draws of ``shape`` from ``generator`` (on its device), returned on ``like``'s device and dtype."""
-    device = generator.device if generator is not None else like.device
-    return torch.randn(shape, generator=generator, device=device).to(device=like.device, dtype=like.dtype)
-
-
-def gaussian_kl(mean: Tensor, logvar: Tensor) -> Tensor:
-    """KL(N(mean, exp(logvar)) || N(0, 1)) per element, in nats: (B, Z) -> (B, Z)."""
-    return 0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar)
 
 
 def gaussian_log_density(z: Tensor, mean: Tensor, logvar: Tensor) -> Tensor:

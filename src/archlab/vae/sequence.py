@@ -31,7 +31,8 @@ from archlab.core.validation import check_at_least
 from archlab.data.streams import step_generator
 from archlab.lab.experiment import SampledTask
 from archlab.train.task import LossOutput
-from archlab.vae.objectives import active_units, free_bits_kl, gaussian_kl, kl_anneal_weight, reparameterize
+from archlab.core.gaussian import gaussian_kl, reparameterize
+from archlab.vae.objectives import active_units, free_bits_kl, kl_anneal_weight
 
 
 @dataclass
