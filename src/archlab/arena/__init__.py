@@ -1,0 +1,7 @@
+"""The arena: every language-model architecture of the ``lm`` target trained on the same bytes at a matched
+size, and ranked on quality, speed and decoding memory in one table (``archlab arena lm``).
+
+It names no family: the architectures are the recipes of the ``lm`` target (``archlab.train.recipe``), sized by
+``matching``, trained by the one loop (``archlab.train.loop.fit``), measured by ``measure`` and written by
+``report``.
+"""
