@@ -28,39 +28,25 @@ from torch import nn
 from archlab.core.io import PretrainedMixin
 from archlab.core.mlp import MLP
 from archlab.core.time_embedding import timestep_embedding
-from archlab.core.validation import check_at_least, check_choices, check_positive
-from archlab.diffusion.objective import PREDICTIONS, denoising_loss, draw, make_batch, schedule_alphas_cumprod
+from archlab.core.validation import check_at_least
+from archlab.diffusion.objective import ObjectiveConfig, denoising_loss, draw, make_batch, schedule_alphas_cumprod
 from archlab.diffusion.sampling import SampleOutput
-from archlab.diffusion.schedules import BETA_SCHEDULES
 
 
 @dataclass
-class MLPDenoiserConfig:
-    """``data_dim`` (2 for the toys), ``d_hidden``, ``n_layers``, ``time_dim`` (sinusoidal features),
-    ``n_classes`` (0: unconditional), ``p_uncond`` (condition dropout in training), ``prediction_type``
-    (``"epsilon"`` | ``"v"`` | ``"sample"`` | ``"flow"``), and the training schedule ``num_train_timesteps``,
-    ``beta_schedule``, ``beta_start``, ``beta_end``."""
+class MLPDenoiserConfig(ObjectiveConfig):
+    """``data_dim`` (2 for the toys), ``d_hidden``, ``n_layers``, ``time_dim`` (sinusoidal features), and the
+    objective's fields (``ObjectiveConfig``)."""
 
     data_dim: int = 2
     d_hidden: int = 128
     n_layers: int = 3
     time_dim: int = 64
-    n_classes: int = 0
-    p_uncond: float = 0.1
-    prediction_type: str = "epsilon"
-    num_train_timesteps: int = 1000
-    beta_schedule: str = "linear"
-    beta_start: float = 1e-4
-    beta_end: float = 0.02
 
     def __post_init__(self) -> None:
-        check_at_least(self, 1, "data_dim", "d_hidden", "n_layers", "num_train_timesteps")
+        super().__post_init__()
+        check_at_least(self, 1, "data_dim", "d_hidden", "n_layers")
         check_at_least(self, 4, "time_dim")
-        check_at_least(self, 0, "n_classes")
-        check_positive(self, "beta_start", "beta_end")
-        check_choices(self, dict(prediction_type=PREDICTIONS, beta_schedule=BETA_SCHEDULES))
-        if not 0 <= self.p_uncond < 1:
-            raise ValueError(f"p_uncond={self.p_uncond} must be in [0, 1)")
 
 
 class MLPDenoiser(nn.Module, PretrainedMixin):

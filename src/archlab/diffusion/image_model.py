@@ -17,12 +17,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from archlab.core.io import PretrainedMixin
-from archlab.core.validation import check_at_least, check_choices, check_positive
+from archlab.core.validation import check_at_least, check_choices
 from archlab.data.images import digits_dataset
 from archlab.diffusion.dit import DiT, DiTConfig
-from archlab.diffusion.objective import PREDICTIONS, denoising_loss, draw, make_batch, schedule_alphas_cumprod
+from archlab.diffusion.objective import ObjectiveConfig, denoising_loss, draw, make_batch, schedule_alphas_cumprod
 from archlab.diffusion.sampling import SampleOutput
-from archlab.diffusion.schedules import BETA_SCHEDULES
 from archlab.diffusion.unet import UNet, UNetConfig
 from archlab.lab.experiment import SampledTask
 
@@ -30,11 +29,11 @@ DENOISERS = ("unet", "dit")
 
 
 @dataclass
-class ImageDenoiserConfig:
+class ImageDenoiserConfig(ObjectiveConfig):
     """``denoiser`` ``"unet"`` | ``"dit"``; images ``channels`` x ``image_size`` x ``image_size``; ``width``
     (the U-Net's top level, doubled below it; the DiT's width is ``2 width`` with 4 heads, ``dit_layers``
-    blocks and patches of ``patch_size``); ``n_classes`` (0: unconditional) and ``p_uncond``; and the
-    objective: ``prediction_type``, ``num_train_timesteps``, ``beta_schedule``, ``beta_start``, ``beta_end``."""
+    blocks and patches of ``patch_size``); and the objective's fields (``ObjectiveConfig``; the cosine schedule
+    by default, which suits small images, Nichol and Dhariwal 2021)."""
 
     denoiser: str = "unet"
     image_size: int = 16
@@ -42,26 +41,17 @@ class ImageDenoiserConfig:
     width: int = 32
     dit_layers: int = 4
     patch_size: int = 2
-    n_classes: int = 0
-    p_uncond: float = 0.1
-    prediction_type: str = "epsilon"
-    num_train_timesteps: int = 1000
     beta_schedule: str = "cosine"
-    beta_start: float = 1e-4
-    beta_end: float = 0.02
 
     def __post_init__(self) -> None:
-        check_choices(self, dict(denoiser=DENOISERS, prediction_type=PREDICTIONS, beta_schedule=BETA_SCHEDULES))
-        check_at_least(self, 1, "channels", "dit_layers", "patch_size", "num_train_timesteps")
+        super().__post_init__()
+        check_choices(self, dict(denoiser=DENOISERS))
+        check_at_least(self, 1, "channels", "dit_layers", "patch_size")
         check_at_least(self, 8, "width")
-        check_at_least(self, 0, "n_classes")
-        check_positive(self, "beta_start", "beta_end")
         if self.image_size < 4 or self.image_size % 4:
             raise ValueError(f"image_size={self.image_size} must be a multiple of 4, at least 4")
         if self.width % 8:
             raise ValueError(f"width={self.width} must be divisible by 8 (the U-Net's norm groups)")
-        if not 0 <= self.p_uncond < 1:
-            raise ValueError(f"p_uncond={self.p_uncond} must be in [0, 1)")
 
     def network(self) -> nn.Module:
         """The denoiser network this config names."""

@@ -1,7 +1,7 @@
 """The training objective and the sampling call every denoiser of the family shares, whatever its network (the
 2-D MLP, the image U-Net or DiT).
 
-The settings come from the model's config, which names ``prediction_type`` (``"epsilon"`` | ``"v"`` |
+The settings come from the model's config (an ``ObjectiveConfig``), which names ``prediction_type`` (``"epsilon"`` | ``"v"`` |
 ``"sample"`` on the discrete schedule, or ``"flow"``), ``num_train_timesteps``, ``beta_schedule``,
 ``beta_start``, ``beta_end``, ``n_classes`` (0: unconditional) and ``p_uncond``.
 
@@ -16,17 +16,42 @@ The settings come from the model's config, which names ``prediction_type`` (``"e
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 import torch
 import torch.nn.functional as F
 
+from archlab.core.validation import check_at_least, check_choices, check_positive
 from archlab.diffusion.flow_matching import flow_interpolate, flow_target
 from archlab.diffusion.guidance import GuidedDenoiser
 from archlab.diffusion.sampling import SampleOutput, build_sampler, sampling_loop
-from archlab.diffusion.schedules import add_noise, alphas_cumprod, make_betas, velocity
+from archlab.diffusion.schedules import BETA_SCHEDULES, add_noise, alphas_cumprod, make_betas, velocity
 
 PREDICTIONS = ("epsilon", "v", "sample", "flow")
+
+
+@dataclass
+class ObjectiveConfig:
+    """The fields every denoiser config shares: ``n_classes`` (0: unconditional), ``p_uncond`` (condition dropout
+    in training), ``prediction_type`` (``"epsilon"`` | ``"v"`` | ``"sample"`` | ``"flow"``), and the training
+    schedule ``num_train_timesteps``, ``beta_schedule``, ``beta_start``, ``beta_end``."""
+
+    n_classes: int = 0
+    p_uncond: float = 0.1
+    prediction_type: str = "epsilon"
+    num_train_timesteps: int = 1000
+    beta_schedule: str = "linear"
+    beta_start: float = 1e-4
+    beta_end: float = 0.02
+
+    def __post_init__(self) -> None:
+        check_at_least(self, 1, "num_train_timesteps")
+        check_at_least(self, 0, "n_classes")
+        check_positive(self, "beta_start", "beta_end")
+        check_choices(self, dict(prediction_type=PREDICTIONS, beta_schedule=BETA_SCHEDULES))
+        if not 0 <= self.p_uncond < 1:
+            raise ValueError(f"p_uncond={self.p_uncond} must be in [0, 1)")
 
 
 def schedule_alphas_cumprod(config: Any) -> torch.Tensor:
