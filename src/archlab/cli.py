@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Sequence
 
 from archlab import __version__
+from archlab.arena.command import add_arena_parser
 from archlab.errors import UserError
 from archlab.outputs import check_output_dir
 from archlab.seed_option import SEED_MODULUS, seed_option
@@ -329,6 +330,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--out", default="bench-results", help="folder for <name>.json (default: bench-results)")
     p.set_defaults(func=cmd_bench)
 
+    add_arena_parser(subparsers)
     add_train_parser(subparsers, discover=command == "train")
     add_sample_parser(subparsers, discover=command == "sample")
     add_predict_parser(subparsers, discover=command == "predict").epilog = (

@@ -1,0 +1,109 @@
+import json
+from html.parser import HTMLParser
+
+import pytest
+
+from archlab.arena import run as arena_run
+from archlab.arena.report import columns, pareto_front, write_report
+from archlab.arena.run import ArenaConfig, Budget, run_arena
+from archlab.cli import main
+from archlab.errors import UserError
+
+TINY = Budget("tiny", target=60_000, steps=3, batch_size=2, context=16, prefill_context=32,
+              decode_contexts=(8, 32), decode_tokens=2, eval_batches=1, max_bytes=0)
+
+
+@pytest.fixture
+def text(tmp_path):
+    path = tmp_path / "text.txt"
+    path.write_text("the quick brown fox jumps over the lazy dog. " * 60)
+    return str(path)
+
+
+class _Table(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.rows, self.cell = [], None
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "tr":
+            self.rows.append([])
+        elif tag in ("td", "th"):
+            self.cell = ""
+
+    def handle_data(self, data):
+        if self.cell is not None:
+            self.cell += data
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th"):
+            self.rows[-1].append(self.cell)
+            self.cell = None
+
+
+def test_tiny_arena_end_to_end(tmp_path, text):
+    config = ArenaConfig(archs=("gpt2", "mamba", "lstm"), budget=TINY, data=text)
+    records = run_arena(config, tmp_path / "out")
+    write_report(records, config.settings(), tmp_path / "out")
+    saved = json.loads((tmp_path / "out" / "results.json").read_text())["records"]
+    assert [r["arch"] for r in saved] == ["gpt2", "mamba", "lstm"]
+    keys = columns(saved)
+    for record in saved:
+        assert all(record.get(k) not in (None, "") for k in keys), record
+        assert 0 < record["val_bpb"] < 9  # bytes: 8 bits is uniform
+    by_arch = {r["arch"]: r for r in saved}
+    assert by_arch["gpt2"]["state_bytes@32"] > by_arch["gpt2"]["state_bytes@8"]  # a KV cache grows
+    assert by_arch["mamba"]["state_bytes@32"] == by_arch["mamba"]["state_bytes@8"]  # a recurrent state does not
+    table = _Table()
+    table.feed((tmp_path / "out" / "index.html").read_text())
+    assert table.rows[0] == keys and len(table.rows) == 4 and all(len(r) == len(keys) for r in table.rows)
+    assert (tmp_path / "out" / "bpb_vs_time.png").stat().st_size > 0
+    assert (tmp_path / "out" / "memory_vs_context.png").stat().st_size > 0
+
+
+def test_resume_skips_finished_and_refuses_changed(tmp_path, text, monkeypatch):
+    config = ArenaConfig(archs=("gru", "llama"), budget=TINY, data=text)
+    trained = []
+    real = arena_run.run_arch
+
+    def interrupted(arch, cfg, out):
+        if arch == "llama":
+            raise KeyboardInterrupt
+        trained.append(arch)
+        return real(arch, cfg, out)
+
+    monkeypatch.setattr(arena_run, "run_arch", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_arena(config, tmp_path)
+    assert (tmp_path / "records" / "gru.json").exists() and not (tmp_path / "records" / "llama.json").exists()
+    monkeypatch.setattr(arena_run, "run_arch", lambda arch, cfg, out: trained.append(arch) or {"arch": arch, "val_bpb": 1.0, "train_tokens_per_s": 1.0})
+    records = run_arena(config, tmp_path)
+    assert trained == ["gru", "llama"] and [r["arch"] for r in records] == ["gru", "llama"]
+    changed = ArenaConfig(archs=("gru",), budget=Budget(**{**TINY.__dict__, "steps": 4}), data=text)
+    with pytest.raises(UserError, match="budget.steps"):
+        run_arena(changed, tmp_path)
+
+
+def test_pareto_front():
+    assert pareto_front([(1, 3), (2, 2), (3, 3), (2, 1)]) == [0, 3]
+
+
+@pytest.mark.parametrize("argv", [["arena", "lm", "--out", "X", "--budget", "huge"],
+                                  ["arena", "lm", "--out", "X", "--archs", "gpt2,linear"],
+                                  ["arena", "lm", "--out", "X", "--seeds", "0"],
+                                  ["arena", "lm", "--out", "X", "--data", "/no/such/file"]])
+def test_bad_arguments_exit_2_with_one_line(argv, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) if "huge" in argv else _no_raise():
+        assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "error" in err
+    assert not (tmp_path / "X" / "records").exists()
+
+
+class _no_raise:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
