@@ -4,6 +4,10 @@ packages that archlab discovers by convention (``archlab.families``) for the len
 
 Test tensors are tiny: threads gain nothing on them, and on a busy 2-core machine the thread pool's waiting
 makes them several times slower. Claims that compare timings set their own thread count inside.
+
+``precision="auto"`` picks bf16 on a CPU with bf16 matrix units (``archlab.train.precision``); tests see a CPU
+without them, so a run's numbers do not depend on the machine the suite runs on (the precision tests pass their
+own flags).
 """
 
 import sys
@@ -24,6 +28,13 @@ def _single_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(autouse=True)
+def _float32_auto_precision(monkeypatch):
+    from archlab.train import precision
+
+    monkeypatch.setattr(precision, "_cpuinfo_flags", lambda: frozenset())
 
 
 @pytest.fixture(autouse=True)

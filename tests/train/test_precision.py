@@ -28,7 +28,11 @@ def test_auto_picks_bf16_on_a_cpu_with_bf16_units_only():
     assert autocast_dtype("bf16", CPU, cpu_flags=AVX2_ONLY) is torch.bfloat16
 
 
+READ_FLAGS = precision._cpuinfo_flags  # the real reader; conftest stands a flag-less CPU in for it in tests
+
+
 def test_cpuinfo_flags_are_read_from_the_flags_line(monkeypatch, tmp_path):
+    monkeypatch.setattr(precision, "_cpuinfo_flags", READ_FLAGS)
     info = tmp_path / "cpuinfo"
     info.write_text("processor\t: 0\nmodel name\t: X\nflags\t\t: fpu avx2 amx_bf16 amx_tile\n\nprocessor\t: 1\n")
     real_path = precision.Path
