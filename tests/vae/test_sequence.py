@@ -69,16 +69,3 @@ def test_the_topic_task_trains_and_logs_through_the_loop():
     first = result.history[0]
     assert {"reconstruction", "kl", "kl_weight", "active_units"} <= set(first)
     assert first["kl_weight"] == 0.0 and result.history[-2]["kl_weight"] == 1.0
-
-
-def test_the_collapse_rule_is_two_sided_and_a_condition_runs():
-    from archlab.vae.collapse import CollapseResult, collapse_holds, condition_configs, run_condition
-
-    collapsed, fixed = CollapseResult(0.05, 0.15, 0, 20.0), CollapseResult(2.0, 0.9, 6, 18.0)
-    assert collapse_holds({"vanilla": collapsed, "free-bits": fixed})
-    assert not collapse_holds({"vanilla": fixed, "free-bits": fixed})  # no collapse
-    assert not collapse_holds({"vanilla": collapsed, "free-bits": CollapseResult(0.3, 0.2, 0, 20.0)})  # no fix
-    configs = condition_configs(steps=4)
-    assert configs["annealing+word-dropout"].kl_anneal_steps == 2 and configs["free-bits"].free_bits == 0.25
-    result = run_condition(SequenceVAEConfig(hidden_dim=8, embed_dim=4, latent_dim=2), steps=2, seed=0, batch_size=8)
-    assert result.kl >= 0 and 0 <= result.probe <= 1
