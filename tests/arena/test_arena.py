@@ -1,4 +1,5 @@
 import json
+import logging
 from html.parser import HTMLParser
 
 import pytest
@@ -41,7 +42,8 @@ class _Table(HTMLParser):
             self.cell = None
 
 
-def test_tiny_arena_end_to_end(tmp_path, text):
+def test_tiny_arena_end_to_end(tmp_path, text, caplog):
+    caplog.set_level(logging.INFO, logger="archlab.arena")
     config = ArenaConfig(archs=("gpt2", "mamba", "lstm"), budget=TINY, data=text)
     records = run_arena(config, tmp_path / "out")
     write_report(records, config.settings(), tmp_path / "out")
@@ -59,6 +61,7 @@ def test_tiny_arena_end_to_end(tmp_path, text):
     assert table.rows[0] == keys and len(table.rows) == 4 and all(len(r) == len(keys) for r in table.rows)
     assert (tmp_path / "out" / "bpb_vs_time.png").stat().st_size > 0
     assert (tmp_path / "out" / "memory_vs_context.png").stat().st_size > 0
+    assert any(m.startswith("arena lstm seed 0 step 3/3 loss ") and " eta " in m for m in caplog.messages)
 
 
 def test_resume_skips_finished_and_refuses_changed(tmp_path, text, monkeypatch):

@@ -136,7 +136,9 @@ def _train_one(arch: str, recipe: Any, model_config: Any, config: ArenaConfig, s
     torch.manual_seed(seed)
     task = recipe.build_task(run)
     every = max(1, budget.steps // 10)
-    result = fit(_with_progress(task, f"{arch} seed {seed}", budget.steps, every), run, out, resume=True)
+    resume = (out / "checkpoints").is_dir()  # continue an interrupted run; else start (replacing debris)
+    result = fit(_with_progress(task, f"{arch} seed {seed}", budget.steps, every), run, out, resume=resume,
+                 overwrite=not resume)
     speeds = [r["tokens_per_s"] for r in result.history if "tokens_per_s" in r]
     bpb = [r["val_bpb"] for r in result.history if "val_bpb" in r][-1]
     return {"model": task.model, "val_bpb": bpb, "tokens_per_s": statistics.mean(speeds)}
