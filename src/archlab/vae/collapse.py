@@ -27,7 +27,8 @@ kept 4-5 units above 0.01 and the fixes read 0.70-0.81; at lr 2e-2 the fixes rea
 vanilla kept 5 units (largest Var(mu_j) 0.03, also with the cosine decayed to 1% of the peak). The vanilla's
 active units sit near the threshold: a unit with Var_x(mu_j) = 0.03 carries at most 0.5 log(1.03) = 0.015
 nats, so "active" at 0.01 is a statement about the encoder's residual, not about information
-(``CollapseResult.mean_variances`` holds the per-unit variances).
+(``CollapseResult.mean_variances`` holds the per-unit variances). At the chosen budget the vanilla keeps
+1/0/0 units at seeds 0/1/2 (largest Var(mu_j) 0.037 at seed 0; 600 steps at lr 1e-2 gave 2 at seed 0).
 """
 
 from __future__ import annotations

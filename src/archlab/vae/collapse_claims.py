@@ -1,9 +1,14 @@
-"""The claim ``vae.posterior-collapse`` (Bowman et al. 2016; reference/claims.md section 7a), kept out of
-``archlab.vae.claims`` until it holds at seeds 0, 1 and 2 (it does not yet: see ``archlab.vae.collapse``).
+"""The claim ``vae.posterior-collapse`` (Bowman et al. 2016; reference/claims.md section 7a); the experiment,
+the choice of probe and of the free-bits lambda are in ``archlab.vae.collapse``.
 
 Rule, from the issue and fixed before any run: vanilla KL <= 0.2 nats, topic probe <= 0.3, <= 1 active unit;
 annealing + word dropout, and free bits, each KL >= 1 nat, probe >= 0.8, >= 3 active units. The probe reads a
 sampled z ~ q(z|x) (the latent the decoder receives), active units the posterior mean (Burda et al. 2016).
+
+Measured at quick scale (400 steps, lr 1e-2), seeds 0/1/2: vanilla KL 0.033/0.008/0.020 nats, probe
+0.136/0.126/0.140, active units 1/0/0; annealing + word dropout KL 3.84/3.42/3.20, probe 0.872/0.858/0.886,
+8/7/7 units; free bits (0.6 nats/dim) KL 4.71/4.66/4.60, probe 0.854/0.898/0.862, 8/8/8 units. About 33 s
+CPU per seed on one thread.
 """
 
 from __future__ import annotations
