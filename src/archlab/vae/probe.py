@@ -1,11 +1,12 @@
 """A linear probe: multinomial logistic regression from features to labels, fitted on one half of a set and
-scored on the other, to ask whether a representation (a VAE's posterior mean) carries a factor (the topic).
+scored on the other, to ask whether a representation (a VAE's sampled latent z) carries a factor (the topic).
 
 The features are used in their own units, not standardised. The L2 penalty makes the probe blind only to
 features far below the prior's unit scale (posterior means scaled by 1e-3 read at chance), not to the spread
 of a collapsed VAE's means (std 0.05-0.15): accuracy is an argmax, unchanged by the scale of a separable
 feature. So a probe on mu asks whether the encoder's features depend on the factor, not how much of it the
-latent z carries: an untrained sequence encoder's mu already reads the topic at 0.32-0.46 (8 topics).
+latent z carries: an untrained sequence encoder's mu already reads the topic at 0.32-0.46 (8 topics), which is
+why ``archlab.vae.collapse`` probes a sample z ~ q(z|x).
 """
 
 from __future__ import annotations
