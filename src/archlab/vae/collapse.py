@@ -37,9 +37,10 @@ from dataclasses import dataclass
 
 import torch
 
+from archlab.core.gaussian import reparameterize
 from archlab.data.streams import step_generator
 from archlab.lab.experiment import quick_fit
-from archlab.vae.objectives import active_units, reparameterize
+from archlab.vae.objectives import active_units
 from archlab.vae.probe import linear_probe_accuracy
 from archlab.vae.sequence import SequenceVAE, SequenceVAEConfig, TopicSequences, TopicVAETask
 

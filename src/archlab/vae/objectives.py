@@ -23,7 +23,6 @@ from typing import Optional
 import torch
 from torch import Tensor
 
-from archlab.core.gaussian import reparameterize  # noqa: F401 (collapse.py imports it from here)
 
 LOG_2PI = math.log(2 * math.pi)
 ACTIVE_UNIT_THRESHOLD = 1e-2
