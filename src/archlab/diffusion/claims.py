@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from archlab.data.streams import step_generator
 from archlab.diffusion.experiments import ring_reference, sw_to_data, train_ring_denoiser
+from archlab.diffusion.reverse_claim import RULE, SOURCE, STATEMENT, reverse_denoises
 from archlab.lab.claim import Evidence, Scale
 from archlab.lab.figures import new_figure
 from archlab.lab.registry import claim
@@ -51,3 +52,6 @@ def flow_matching_few_steps(scale: Scale, seed: int) -> Evidence:
         holds=sw["flow matching"] < sw["DDPM ancestral"],
         figure=fig,
     )
+
+
+claim("diffusion.reverse-denoises", statement=STATEMENT, source=SOURCE, rule=RULE)(reverse_denoises)
