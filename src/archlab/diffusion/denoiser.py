@@ -29,8 +29,7 @@ from archlab.core.io import PretrainedMixin
 from archlab.core.mlp import MLP
 from archlab.core.time_embedding import timestep_embedding
 from archlab.core.validation import check_at_least
-from archlab.diffusion.objective import ObjectiveConfig, denoising_loss, draw, make_batch, schedule_alphas_cumprod
-from archlab.diffusion.sampling import SampleOutput
+from archlab.diffusion.objective import DenoiserMixin, ObjectiveConfig, schedule_alphas_cumprod
 
 
 @dataclass
@@ -49,7 +48,7 @@ class MLPDenoiserConfig(ObjectiveConfig):
         check_at_least(self, 4, "time_dim")
 
 
-class MLPDenoiser(nn.Module, PretrainedMixin):
+class MLPDenoiser(DenoiserMixin, nn.Module, PretrainedMixin):
     """``(x_t (B, D), t (B,), cond (B,) long or None) -> prediction (B, D)``."""
 
     config_class = MLPDenoiserConfig
@@ -77,21 +76,6 @@ class MLPDenoiser(nn.Module, PretrainedMixin):
             h = h + block(h + e)
         return self.output(F.silu(h))
 
-    def make_batch(self, x0: torch.Tensor, labels: Optional[torch.Tensor], generator: torch.Generator) -> dict:
-        """A training batch (``archlab.diffusion.objective.make_batch``)."""
-        return make_batch(self.config, x0, labels, generator)
-
-    def loss(self, batch: dict) -> torch.Tensor:
-        """Mean squared error between the prediction and its target (``objective.denoising_loss``)."""
-        return denoising_loss(self, self.config, self.alphas_cumprod, batch)
-
-    @torch.no_grad()
-    def sample(self, n: int, generator: Optional[torch.Generator] = None, *, sampler: str = "",
-               steps: int = 20, labels: Optional[torch.Tensor] = None, guidance: float = 0.0,
-               keep_trajectory: bool = False) -> SampleOutput:
-        """``n`` samples: noise from ``generator`` denoised by ``sampler`` (``archlab.diffusion.sampling.SAMPLERS``;
-        default ``"flow"`` for a flow denoiser, ``"ddim"`` otherwise) in ``steps`` steps, conditioned on
-        ``labels`` (n,) with classifier-free guidance ``guidance`` when given."""
-        noise = torch.randn(n, self.config.data_dim, generator=generator).to(self.output.weight.device)
-        return draw(self, self.config, noise, sampler=sampler, steps=steps, labels=labels, guidance=guidance,
-                    generator=generator, keep_trajectory=keep_trajectory)
+    def sample_shape(self, n: int) -> tuple[int, ...]:
+        """The shape of ``n`` samples."""
+        return (n, self.config.data_dim)

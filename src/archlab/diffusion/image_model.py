@@ -20,8 +20,7 @@ from archlab.core.io import PretrainedMixin
 from archlab.core.validation import check_at_least, check_choices
 from archlab.data.images import digits_dataset
 from archlab.diffusion.dit import DiT, DiTConfig
-from archlab.diffusion.objective import ObjectiveConfig, denoising_loss, draw, make_batch, schedule_alphas_cumprod
-from archlab.diffusion.sampling import SampleOutput
+from archlab.diffusion.objective import DenoiserMixin, ObjectiveConfig, schedule_alphas_cumprod
 from archlab.diffusion.unet import UNet, UNetConfig
 from archlab.lab.experiment import SampledTask
 
@@ -63,7 +62,7 @@ class ImageDenoiserConfig(ObjectiveConfig):
                              d_model=2 * self.width, n_heads=4, n_layers=self.dit_layers, n_classes=self.n_classes))
 
 
-class ImageDenoiser(nn.Module, PretrainedMixin):
+class ImageDenoiser(DenoiserMixin, nn.Module, PretrainedMixin):
     """``(x_t (B, C, S, S), t (B,), cond (B,) long or None) -> prediction (B, C, S, S)``, with ``make_batch``,
     ``loss`` and ``sample`` of a generative model. Images live in [-1, 1]."""
 
@@ -78,22 +77,9 @@ class ImageDenoiser(nn.Module, PretrainedMixin):
     def forward(self, x: torch.Tensor, t: torch.Tensor, cond: Optional[torch.Tensor] = None) -> torch.Tensor:
         return self.network(x, t, cond)
 
-    def make_batch(self, x0: torch.Tensor, labels: Optional[torch.Tensor], generator: torch.Generator) -> dict:
-        return make_batch(self.config, x0, labels, generator)
-
-    def loss(self, batch: dict) -> torch.Tensor:
-        return denoising_loss(self, self.config, self.alphas_cumprod, batch)
-
-    @torch.no_grad()
-    def sample(self, n: int, generator: Optional[torch.Generator] = None, *, sampler: str = "",
-               steps: int = 20, labels: Optional[torch.Tensor] = None, guidance: float = 0.0,
-               keep_trajectory: bool = False) -> SampleOutput:
-        """``n`` images (n, C, S, S) in [-1, 1] (``objective.draw``)."""
-        c = self.config
-        device = self.alphas_cumprod.device
-        noise = torch.randn(n, c.channels, c.image_size, c.image_size, generator=generator).to(device)
-        return draw(self, c, noise, sampler=sampler, steps=steps, labels=labels, guidance=guidance,
-                    generator=generator, keep_trajectory=keep_trajectory)
+    def sample_shape(self, n: int) -> tuple[int, ...]:
+        """The shape of ``n`` samples."""
+        return (n, self.config.channels, self.config.image_size, self.config.image_size)
 
 
 def digit_images(size: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -107,3 +107,26 @@ def draw(network: Callable[..., torch.Tensor], config: Any, noise: torch.Tensor,
         labels = labels.to(noise.device)
     return sampling_loop(GuidedDenoiser(network, guidance), chosen, noise, steps, cond=labels, generator=generator,
                          keep_trajectory=keep_trajectory)
+
+
+class DenoiserMixin:
+    """``make_batch``, ``loss`` and ``sample`` for a denoiser module with a ``config`` (an ``ObjectiveConfig``), an
+    ``alphas_cumprod`` buffer and ``sample_shape(n)``, the shape of ``n`` samples."""
+
+    def make_batch(self, x0: torch.Tensor, labels: Optional[torch.Tensor], generator: torch.Generator) -> dict:
+        """A training batch (``make_batch``)."""
+        return make_batch(self.config, x0, labels, generator)
+
+    def loss(self, batch: dict) -> torch.Tensor:
+        """Mean squared error between the prediction and its target (``denoising_loss``)."""
+        return denoising_loss(self, self.config, self.alphas_cumprod, batch)
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: Optional[torch.Generator] = None, *, sampler: str = "",
+               steps: int = 20, labels: Optional[torch.Tensor] = None, guidance: float = 0.0,
+               keep_trajectory: bool = False) -> SampleOutput:
+        """``n`` samples: noise from ``generator`` denoised by ``sampler`` in ``steps`` steps, conditioned on
+        ``labels`` (n,) with classifier-free guidance ``guidance`` (``draw``)."""
+        noise = torch.randn(self.sample_shape(n), generator=generator).to(self.alphas_cumprod.device)
+        return draw(self, self.config, noise, sampler=sampler, steps=steps, labels=labels, guidance=guidance,
+                    generator=generator, keep_trajectory=keep_trajectory)
