@@ -79,7 +79,8 @@ def test_resume_skips_finished_and_refuses_changed(tmp_path, text, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         run_arena(config, tmp_path)
     assert (tmp_path / "records" / "gru.json").exists() and not (tmp_path / "records" / "llama.json").exists()
-    monkeypatch.setattr(arena_run, "run_arch", lambda arch, cfg, out: trained.append(arch) or {"arch": arch, "val_bpb": 1.0, "train_tokens_per_s": 1.0})
+    stub = {"val_bpb": 1.0, "train_tokens_per_s": 1.0}
+    monkeypatch.setattr(arena_run, "run_arch", lambda arch, cfg, out: trained.append(arch) or {"arch": arch, **stub})
     records = run_arena(config, tmp_path)
     assert trained == ["gru", "llama"] and [r["arch"] for r in records] == ["gru", "llama"]
     changed = ArenaConfig(archs=("gru",), budget=Budget(**{**TINY.__dict__, "steps": 4}), data=text)

@@ -5,10 +5,11 @@ Non-embedding parameters are every parameter except the token (and learned posit
 output head, as Kaplan et al. 2020 ("Scaling laws for neural language models", section 2.1) count model size:
 found generically as the weights of the modules whose class name ends in ``Embedding`` (``nn.Embedding``, a
 learned position table) and of the ``nn.Linear`` outside the stack of blocks whose ``out_features`` is the
-vocabulary (with its bias; a block's layer of that width is not the head), tied or not, each shared tensor counted once. A mixture of experts is
-matched on its *active* parameters, those one token uses (Fedus et al. 2022, Switch Transformers): a model
-whose ``num_parameters`` takes ``active=True`` reports how many of its parameters a token skips, and that
-difference is taken off its non-embedding count; its total is reported beside.
+vocabulary (with its bias; a block's layer of that width is not the head), tied or not, each shared tensor
+counted once. A mixture of experts is matched on its *active* parameters, those one token uses (Fedus et al.
+2022, Switch Transformers): a model whose ``num_parameters`` takes ``active=True`` reports how many of its
+parameters a token skips, and that difference is taken off its non-embedding count; its total is reported
+beside.
 
 The search changes ``d_model`` only, and the fields that the preset sets as a multiple of it (``WIDTH_FIELDS``:
 an RNN's ``hidden_size``, an explicit ``d_ff``), which keep their ratio to ``d_model``; every other preset
@@ -86,7 +87,8 @@ def _config_at(recipe: Any, width: int, **overrides: Any) -> Any:
     preset = dict(recipe.model_defaults, **overrides)
     base = recipe.model_config(vocab_size=256, **preset)
     scaled = {name: max(1, round(getattr(base, name) * width / base.d_model)) for name in WIDTH_FIELDS
-              if isinstance(getattr(base, name, None), int) and name in preset}
+              if isinstance(getattr(base, name, None), int) and name in recipe.model_defaults
+              and name not in overrides}  # an explicit override is taken as given
     return recipe.model_config(**{**preset, "vocab_size": base.vocab_size, "d_model": width, **scaled})
 
 
