@@ -9,23 +9,8 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from archlab.atlas.html import page
+from archlab.atlas.html import page, sortable_table_script
 
-SORT = """
-document.querySelectorAll("table.arena thead th").forEach(function (th, column) {
-  th.addEventListener("click", function () {
-    var body = th.closest("table").tBodies[0], rows = Array.prototype.slice.call(body.rows);
-    var direction = th.dataset.direction === "up" ? -1 : 1;
-    th.dataset.direction = direction === 1 ? "up" : "down";
-    function key(row) {
-      var cell = row.cells[column];
-      return cell.dataset.sort !== undefined ? parseFloat(cell.dataset.sort) : cell.textContent.toLowerCase();
-    }
-    rows.sort(function (a, b) { var x = key(a), y = key(b); return (x < y ? -1 : x > y ? 1 : 0) * direction; });
-    rows.forEach(function (row) { body.appendChild(row); });
-  });
-});
-"""
 FIGURES = ("bpb_vs_time.png", "memory_vs_context.png")
 
 
@@ -98,5 +83,5 @@ def write_report(records: list[dict[str, Any]], settings: dict[str, Any], out: P
             f'<table class="arena"><thead><tr>{head}</tr></thead><tbody>\n{rows}</tbody></table>\n'
             + "".join(f'<p><img src="{name}" alt="{name}"></p>\n' for name in FIGURES))
     path = out / "index.html"
-    path.write_text(page("archlab arena", body, script=SORT))
+    path.write_text(page("archlab arena", body, script=sortable_table_script("arena")))
     return path

@@ -186,6 +186,26 @@ def claim_card(result: ClaimVerdict, change: "Change | None" = None) -> str:
     return "\n".join(parts)
 
 
+def sortable_table_script(table_class: str) -> str:
+    """Inline script: a click on a column head of ``table.<table_class>`` sorts its rows by that column (a cell's
+    ``data-sort`` as a number when it has one, else its text), a second click reverses."""
+    return """
+document.querySelectorAll("table.%s thead th").forEach(function (th, column) {
+  th.addEventListener("click", function () {
+    var body = th.closest("table").tBodies[0], rows = Array.prototype.slice.call(body.rows);
+    var direction = th.dataset.direction === "up" ? -1 : 1;
+    th.dataset.direction = direction === 1 ? "up" : "down";
+    function key(row) {
+      var cell = row.cells[column];
+      return cell.dataset.sort !== undefined ? parseFloat(cell.dataset.sort) : cell.textContent.toLowerCase();
+    }
+    rows.sort(function (a, b) { var x = key(a), y = key(b); return (x < y ? -1 : x > y ? 1 : 0) * direction; });
+    rows.forEach(function (row) { body.appendChild(row); });
+  });
+});
+""" % table_class
+
+
 def page(title: str, body: str, *, script: str = "") -> str:
     """A whole HTML document: ``title``, the shared style sheet, ``body``, and an optional inline script."""
     script_tag = f"\n<script>{script}</script>" if script else ""

@@ -12,27 +12,15 @@ from __future__ import annotations
 from html import escape
 from typing import TYPE_CHECKING
 
-from archlab.atlas.html import badge, change_text, format_value, key_metric_text, page, verdict
+from archlab.atlas.html import (badge, change_text, format_value, key_metric_text, page, sortable_table_script,
+                                verdict)
 from archlab.atlas.markdown import claim_href
 from archlab.lab.seeds import ClaimVerdict
 
 if TYPE_CHECKING:
     from archlab.atlas.regressions import Change
 
-SORT_AND_FILTER = """
-document.querySelectorAll("table.claims thead th").forEach(function (th, column) {
-  th.addEventListener("click", function () {
-    var body = th.closest("table").tBodies[0], rows = Array.prototype.slice.call(body.rows);
-    var direction = th.dataset.direction === "up" ? -1 : 1;
-    th.dataset.direction = direction === 1 ? "up" : "down";
-    function key(row) {
-      var cell = row.cells[column];
-      return cell.dataset.sort !== undefined ? parseFloat(cell.dataset.sort) : cell.textContent.toLowerCase();
-    }
-    rows.sort(function (a, b) { var x = key(a), y = key(b); return (x < y ? -1 : x > y ? 1 : 0) * direction; });
-    rows.forEach(function (row) { body.appendChild(row); });
-  });
-});
+SORT_AND_FILTER = sortable_table_script("claims") + """
 document.getElementById("filter").addEventListener("input", function (event) {
   var query = event.target.value.toLowerCase();
   document.querySelectorAll("table.claims tbody tr").forEach(function (row) {
