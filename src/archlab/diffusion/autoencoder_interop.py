@@ -21,7 +21,8 @@ from typing import Any
 
 from archlab.core.rename import load_converted
 from archlab.diffusion.autoencoder import AutoencoderConfig, LatentAutoencoder
-from archlab.diffusion.unet_interop import CONV_BLOCK_KEYS, block_kinds, convert_conv_state, refuse
+from archlab.diffusion.refuse import refuse
+from archlab.diffusion.unet_interop import CONV_BLOCK_KEYS, block_kinds, convert_conv_state
 
 AUTOENCODER_KEYS = CONV_BLOCK_KEYS + (
     (r"(quant_conv|post_quant_conv)\.(weight|bias)", r"\1.\2"),

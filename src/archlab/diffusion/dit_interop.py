@@ -28,6 +28,7 @@ import torch
 
 from archlab.core.rename import Rules, fuse_parts, load_converted, rename_state
 from archlab.diffusion.dit import DiT, DiTConfig
+from archlab.diffusion.refuse import refuse
 
 ACTIVATIONS = {"gelu-approximate": "gelu_tanh", "gelu": "gelu"}
 EMBEDDER = r"transformer_blocks\.(\d+)\.norm1\.emb\.(.+)"
@@ -48,16 +49,10 @@ DIT_KEYS: Rules = (
 QKV = r"transformer_blocks\.(\d+)\.attn1\.to_(?P<part>[qkv])\.(weight|bias)"
 
 
-def _refuse(config: Any, **allowed: Any) -> None:
-    for name, value in allowed.items():
-        if config.get(name, value) != value:
-            raise ValueError(f"DiTTransformer2DModel with {name}={config[name]!r} is not supported by archlab "
-                             f"(supported: {value!r})")
-
-
-def dit_config_from(config: Any) -> DiTConfig:
-    """The ``DiTConfig`` of a diffusers ``DiTTransformer2DModel`` config (mapped or refused, module docstring)."""
-    _refuse(config, attention_bias=True, norm_elementwise_affine=False, norm_type="ada_norm_zero")
+def dit_config_from(reference: Any) -> DiTConfig:
+    """The ``DiTConfig`` of a diffusers ``DiTTransformer2DModel`` (mapped or refused, module docstring)."""
+    refuse(reference, attention_bias=True, norm_elementwise_affine=False, norm_type="ada_norm_zero")
+    config = reference.config
     if config.num_embeds_ada_norm is None:
         raise ValueError("DiTTransformer2DModel with num_embeds_ada_norm=None is not supported by archlab "
                          "(adaLN-Zero needs the class count)")
@@ -74,7 +69,7 @@ def dit_config_from(config: Any) -> DiTConfig:
 
 def dit_from_diffusers(reference: Any) -> DiT:
     """An archlab ``DiT`` with the weights of a diffusers ``DiTTransformer2DModel``."""
-    model = DiT(dit_config_from(reference.config))
+    model = DiT(dit_config_from(reference))
     state = reference.state_dict()
     shared = {name.split("norm1.emb.", 1)[1]: tensor for name, tensor in state.items()
               if name.startswith("transformer_blocks.0.norm1.emb.")}

@@ -38,27 +38,15 @@ from archlab.diffusion.dpm_solver import DPMSolverConfig, DPMSolverSampler
 from archlab.diffusion.euler import EulerConfig, EulerSampler
 from archlab.diffusion.flow_matching import FlowMatchConfig, FlowMatchEulerSampler
 from archlab.diffusion.heun import HeunConfig, HeunSampler
+from archlab.diffusion.refuse import refuse
 from archlab.diffusion.unet_interop import unet_from_diffusers
 
 BETA_SCHEDULES = {"linear": "linear", "scaled_linear": "scaled_linear", "squaredcos_cap_v2": "cosine"}
 PREDICTION_TYPES = {"epsilon": "epsilon", "v_prediction": "v", "sample": "sample"}
 
 
-def _require(scheduler: Any, **allowed: Any) -> None:
-    """Raise ``ValueError`` naming the first config setting of ``scheduler`` not at its allowed value
-    (a tuple: one of several); settings the config lacks are skipped."""
-    config = scheduler.config
-    for name, value in allowed.items():
-        if name not in config:
-            continue
-        ok = config[name] in value if isinstance(value, tuple) else config[name] == value
-        if not ok:
-            raise ValueError(f"{type(scheduler).__name__} with {name}={config[name]!r} is not supported "
-                             f"by archlab (supported: {value!r})")
-
-
 def _schedule_fields(scheduler: Any) -> dict[str, Any]:
-    _require(scheduler, trained_betas=None, rescale_betas_zero_snr=False, beta_schedule=tuple(BETA_SCHEDULES),
+    refuse(scheduler, trained_betas=None, rescale_betas_zero_snr=False, beta_schedule=tuple(BETA_SCHEDULES),
              prediction_type=tuple(PREDICTION_TYPES), timestep_spacing=("linspace", "leading", "trailing"))
     c = scheduler.config
     fields = dict(num_train_timesteps=c.num_train_timesteps, beta_start=c.beta_start, beta_end=c.beta_end,
@@ -72,7 +60,7 @@ def _schedule_fields(scheduler: Any) -> dict[str, Any]:
 
 
 def _sigma_fields(scheduler: Any) -> dict[str, Any]:
-    _require(scheduler, use_exponential_sigmas=False, use_beta_sigmas=False, interpolation_type="linear",
+    refuse(scheduler, use_exponential_sigmas=False, use_beta_sigmas=False, interpolation_type="linear",
              use_lu_lambdas=False, use_flow_sigmas=False)
     c = scheduler.config
     fields = dict(sigma_schedule="karras" if c.use_karras_sigmas else "interpolated")
@@ -82,7 +70,7 @@ def _sigma_fields(scheduler: Any) -> dict[str, Any]:
 
 
 def ddpm_from_diffusers(scheduler: Any) -> DDPMSampler:
-    _require(scheduler, variance_type=("fixed_small", "fixed_large"))
+    refuse(scheduler, variance_type=("fixed_small", "fixed_large"))
     return DDPMSampler(DDPMConfig(**_schedule_fields(scheduler), variance_type=scheduler.config.variance_type))
 
 
@@ -105,7 +93,7 @@ def heun_from_diffusers(scheduler: Any) -> HeunSampler:
 
 
 def dpm_solver_from_diffusers(scheduler: Any) -> DPMSolverSampler:
-    _require(scheduler, algorithm_type="dpmsolver++", solver_order=(1, 2), variance_type=None,
+    refuse(scheduler, algorithm_type="dpmsolver++", solver_order=(1, 2), variance_type=None,
              use_dynamic_shifting=False)
     c = scheduler.config
     if c.lambda_min_clipped != -math.inf:
@@ -117,7 +105,7 @@ def dpm_solver_from_diffusers(scheduler: Any) -> DPMSolverSampler:
 
 
 def flow_match_from_diffusers(scheduler: Any) -> FlowMatchEulerSampler:
-    _require(scheduler, use_dynamic_shifting=False, invert_sigmas=False, use_exponential_sigmas=False,
+    refuse(scheduler, use_dynamic_shifting=False, invert_sigmas=False, use_exponential_sigmas=False,
              use_beta_sigmas=False)
     c = scheduler.config
     return FlowMatchEulerSampler(FlowMatchConfig(

@@ -27,6 +27,7 @@ from typing import Any
 import torch
 
 from archlab.core.rename import Rules, fuse_parts, load_converted, rename_state
+from archlab.diffusion.refuse import refuse
 from archlab.diffusion.unet import UNet, UNetConfig
 
 DOWN_BLOCKS = {"DownBlock2D": False, "AttnDownBlock2D": True}
@@ -60,18 +61,6 @@ UNET_KEYS: Rules = CONV_BLOCK_KEYS + (
     (r"time_embedding\.linear_2\.(weight|bias)", r"time_mlp.2.\1"),
     (r"class_embedding\.weight", "class_embedding.weight"),
 )
-
-
-def refuse(reference: Any, **allowed: Any) -> None:
-    """A ``ValueError`` naming the first config setting of ``reference`` not at its allowed value (a tuple: one
-    of several); settings the config lacks are skipped."""
-    config, cls = reference.config, type(reference).__name__
-    for name, value in allowed.items():
-        if name not in config:
-            continue
-        ok = config[name] in value if isinstance(value, tuple) else config[name] == value
-        if not ok:
-            raise ValueError(f"{cls} with {name}={config[name]!r} is not supported by archlab (supported: {value!r})")
 
 
 def block_kinds(types: Any, table: dict[str, bool], name: str) -> tuple[bool, ...]:
