@@ -11,7 +11,8 @@ from archlab.cli import main
 from archlab.errors import UserError
 
 TINY = Budget("tiny", target=60_000, steps=3, batch_size=2, context=16, prefill_context=32,
-              decode_contexts=(8, 32), decode_tokens=2, eval_batches=1, max_bytes=0)
+              decode_contexts=(8, 32), decode_tokens=2, eval_batches=1, max_bytes=0, recall_steps=2,
+              recall_batch_size=3)
 
 
 @pytest.fixture
@@ -44,21 +45,25 @@ class _Table(HTMLParser):
 
 def test_tiny_arena_end_to_end(tmp_path, text, caplog):
     caplog.set_level(logging.INFO, logger="archlab.arena")
-    config = ArenaConfig(archs=("gpt2", "mamba", "lstm"), budget=TINY, data=text)
+    config = ArenaConfig(archs=("gpt2", "mamba", "linear", "lstm"), budget=TINY, data=text)
     records = run_arena(config, tmp_path / "out")
     write_report(records, config.settings(), tmp_path / "out")
     saved = json.loads((tmp_path / "out" / "results.json").read_text())["records"]
-    assert [r["arch"] for r in saved] == ["gpt2", "mamba", "lstm"]
+    assert [r["arch"] for r in saved] == ["gpt2", "mamba", "linear", "lstm"]
     keys = columns(saved)
+    assert {"lr", "lr_source", "recall@4", "recall@8", "recall@16"} <= set(keys)
     for record in saved:
         assert all(record.get(k) not in (None, "") for k in keys), record
         assert 0 < record["val_bpb"] < 9  # bytes: 8 bits is uniform
+        assert all(0 <= record[f"recall@{k}"] <= 1 for k in (4, 8, 16))
+        assert record["lr_source"] == "recipe default" and "lr_sweep" not in record  # TINY sweeps nothing
     by_arch = {r["arch"]: r for r in saved}
     assert by_arch["gpt2"]["state_bytes@32"] > by_arch["gpt2"]["state_bytes@8"]  # a KV cache grows
     assert by_arch["mamba"]["state_bytes@32"] == by_arch["mamba"]["state_bytes@8"]  # a recurrent state does not
+    assert by_arch["linear"]["state_bytes@32"] == by_arch["linear"]["state_bytes@8"]
     table = _Table()
     table.feed((tmp_path / "out" / "index.html").read_text())
-    assert table.rows[0] == keys and len(table.rows) == 4 and all(len(r) == len(keys) for r in table.rows)
+    assert table.rows[0] == keys and len(table.rows) == 5 and all(len(r) == len(keys) for r in table.rows)
     assert (tmp_path / "out" / "bpb_vs_time.png").stat().st_size > 0
     assert (tmp_path / "out" / "memory_vs_context.png").stat().st_size > 0
     assert any(m.startswith("arena lstm seed 0 step 3/3 loss ") and " eta " in m for m in caplog.messages)
@@ -93,7 +98,7 @@ def test_pareto_front():
 
 
 @pytest.mark.parametrize("argv", [["arena", "lm", "--out", "X", "--budget", "huge"],
-                                  ["arena", "lm", "--out", "X", "--archs", "gpt2,linear"],
+                                  ["arena", "lm", "--out", "X", "--archs", "gpt2,nosuch"],
                                   ["arena", "lm", "--out", "X", "--seeds", "0"],
                                   ["arena", "lm", "--out", "X", "--data", "/no/such/file"]])
 def test_bad_arguments_exit_2_with_one_line(argv, tmp_path, capsys, monkeypatch):

@@ -15,10 +15,11 @@ FIGURES = ("bpb_vs_time.png", "memory_vs_context.png")
 
 
 def columns(records: list[dict[str, Any]]) -> list[str]:
-    """The table's columns: every key of the records but the per-seed list, in first-seen order."""
+    """The table's columns: every key of the records with a single value (not the per-seed list, not the
+    sweep's rates), in first-seen order."""
     keys: list[str] = []
     for record in records:
-        keys += [k for k in record if k not in keys and k != "val_bpb_seeds"]
+        keys += [k for k in record if k not in keys and not isinstance(record[k], (list, dict))]
     return keys
 
 
@@ -76,10 +77,14 @@ def write_report(records: list[dict[str, Any]], settings: dict[str, Any], out: P
     head = "".join(f"<th>{escape(k)}</th>" for k in keys)
     rows = "".join("<tr>" + "".join(_cell(r.get(k, "")) for k in keys) + "</tr>\n" for r in records)
     budget = settings["budget"]
+    grid = ", ".join(f"{lr:g}" for lr in budget["lr_grid"])
+    lr_text = f"the best of {grid} in a {budget['sweep_steps']}-step sweep" if grid else "recorded, or the recipe's"
     body = (f"<h1>archlab arena: lm</h1>\n<p>{len(records)} architectures at {budget['target']:,} matched "
             f"non-embedding parameters (MoE: active), {budget['steps']} steps of {budget['batch_size']} x "
             f"{budget['context']} bytes, precision {escape(settings['precision'])}, {settings['seeds']} seed(s), "
-            f"data {escape(str(settings['data'] or 'the standard-library corpus'))}. Click a column to sort.</p>\n"
+            f"data {escape(str(settings['data'] or 'the standard-library corpus'))}; each at its own lr "
+            f"({lr_text}). recall@k: MQAR query accuracy at k key-value pairs after {budget['recall_steps']} steps of "
+            f"{budget['recall_batch_size']} sequences of 64. Click a column to sort.</p>\n"
             f'<table class="arena"><thead><tr>{head}</tr></thead><tbody>\n{rows}</tbody></table>\n'
             + "".join(f'<p><img src="{name}" alt="{name}"></p>\n' for name in FIGURES))
     path = out / "index.html"

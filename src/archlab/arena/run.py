@@ -3,7 +3,9 @@ and its record written as soon as it finishes.
 
 Every architecture gets the same data (``data.path``, or the standard-library corpus), tokens, batch, context,
 optimiser and schedule (the ``lm`` recipe's defaults, Kaplan et al. 2020's comparison at equal non-embedding
-size and equal tokens), and the precision asked for (float32 unless told). Resume: ``OUT/records/<arch>.json``
+size and equal tokens) at its own learning rate (``archlab.arena.learning_rate``: swept in ``full``), and the
+precision asked for (float32 unless told); then a fresh copy of its matched model learns MQAR at the same
+fixed budget for every architecture (``archlab.arena.recall``). Resume: ``OUT/records/<arch>.json``
 holds a finished architecture with the settings it ran under; a rerun skips it, and refuses, naming the field,
 when a setting changed. An unfinished one continues from its last checkpoint (``OUT/train/<arch>/seed-N``,
 the loop's exact resume).
@@ -23,6 +25,8 @@ from typing import Any, Optional
 
 import torch
 
+from archlab.arena import recall
+from archlab.arena.learning_rate import pick, recorded_lr
 from archlab.arena.matching import match_size
 from archlab.arena.measure import decode, prefill_seconds
 from archlab.errors import UserError
@@ -36,7 +40,10 @@ logger = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class Budget:
     """What every architecture of one arena gets: ``target`` matched parameters, ``steps`` of ``batch_size``
-    sequences of ``context`` bytes; the speed columns at ``prefill_context`` and ``decode_contexts``."""
+    sequences of ``context`` bytes; the speed columns at ``prefill_context`` and ``decode_contexts``; the
+    learning-rate sweep (``lr_grid``, each rate ``sweep_steps`` steps; an empty grid takes the recorded rate,
+    ``archlab.arena.learning_rate``); MQAR recall after ``recall_steps`` of ``recall_batch_size``
+    (``archlab.arena.recall``)."""
 
     name: str
     target: int
@@ -48,21 +55,31 @@ class Budget:
     decode_tokens: int
     eval_batches: int
     max_bytes: int
+    recall_steps: int
+    recall_batch_size: int
+    lr_grid: tuple[float, ...] = ()
+    sweep_steps: int = 0
 
     def __post_init__(self) -> None:
         for name in ("target", "steps", "batch_size", "context", "prefill_context", "decode_tokens",
-                     "eval_batches"):
+                     "eval_batches", "recall_steps", "recall_batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}={getattr(self, name)} must be >= 1")
+        if any(not lr > 0 for lr in self.lr_grid):
+            raise ValueError(f"lr_grid={self.lr_grid} must hold learning rates > 0")
+        if self.lr_grid and self.sweep_steps < 1:
+            raise ValueError(f"sweep_steps={self.sweep_steps} must be >= 1 when lr_grid={self.lr_grid} is swept")
         if len(self.decode_contexts) != 2 or min(self.decode_contexts) < 1:
             raise ValueError(f"decode_contexts={self.decode_contexts} must be two contexts >= 1")
 
 
 BUDGETS = {
     "quick": Budget("quick", target=400_000, steps=150, batch_size=16, context=128, prefill_context=512,
-                    decode_contexts=(128, 1024), decode_tokens=16, eval_batches=4, max_bytes=1_000_000),
+                    decode_contexts=(128, 1024), decode_tokens=16, eval_batches=4, max_bytes=1_000_000,
+                    recall_steps=200, recall_batch_size=16),
     "full": Budget("full", target=3_000_000, steps=2000, batch_size=32, context=256, prefill_context=2048,
-                   decode_contexts=(1024, 8192), decode_tokens=64, eval_batches=16, max_bytes=20_000_000),
+                   decode_contexts=(1024, 8192), decode_tokens=64, eval_batches=16, max_bytes=20_000_000,
+                   recall_steps=1000, recall_batch_size=32, lr_grid=(3e-4, 1e-3, 3e-3), sweep_steps=200),
 }
 
 
@@ -123,36 +140,58 @@ def _with_progress(task: Any, label: str, steps: int, every: int) -> Any:
     return task
 
 
-def _train_one(arch: str, recipe: Any, model_config: Any, config: ArenaConfig, seed: int,
-               out: Path) -> dict[str, Any]:
+def _run_config(recipe: Any, model_config: Any, config: ArenaConfig, *, seed: int, lr: float, steps: int) -> Any:
+    """The recipe's run at the arena's data, batch, schedule and precision, with ``lr`` for ``steps`` steps."""
     budget = config.budget
     run = recipe.default_config()
     data = dataclasses.replace(run.data, path=config.data, context=budget.context, max_bytes=budget.max_bytes)
-    train = dataclasses.replace(run.train, steps=budget.steps, batch_size=budget.batch_size, seed=seed,
+    train = dataclasses.replace(run.train, steps=steps, batch_size=budget.batch_size, seed=seed,
                                 precision=config.precision, device="cpu", progress=False,
-                                eval_every=0, eval_batches=budget.eval_batches, log_every=max(1, budget.steps // 10),
-                                checkpoint_every=max(1, budget.steps // 4))
-    run = dataclasses.replace(run, model=model_config, data=data, train=train)
-    torch.manual_seed(seed)
+                                eval_every=0, eval_batches=budget.eval_batches, log_every=max(1, steps // 10),
+                                checkpoint_every=max(1, steps // 4))
+    return dataclasses.replace(run, model=model_config, data=data, train=train,
+                               optim=dataclasses.replace(run.optim, lr=lr))
+
+
+def _train_one(label: str, recipe: Any, run: Any, out: Path) -> dict[str, Any]:
+    torch.manual_seed(run.train.seed)
     task = recipe.build_task(run)
-    every = max(1, budget.steps // 10)
+    steps = run.train.steps
+    every = max(1, steps // 10)
     resume = (out / "checkpoints").is_dir()  # continue an interrupted run; else start (replacing debris)
-    result = fit(_with_progress(task, f"{arch} seed {seed}", budget.steps, every), run, out, resume=resume,
-                 overwrite=not resume)
+    result = fit(_with_progress(task, label, steps, every), run, out, resume=resume, overwrite=not resume)
     speeds = [r["tokens_per_s"] for r in result.history if "tokens_per_s" in r]
     bpb = [r["val_bpb"] for r in result.history if "val_bpb" in r][-1]
     return {"model": task.model, "val_bpb": bpb, "tokens_per_s": statistics.mean(speeds)}
 
 
+def choose_lr(arch: str, recipe: Any, model_config: Any, config: ArenaConfig, out: Path) -> dict[str, Any]:
+    """``lr``, ``lr_source`` and, when the budget sweeps, ``lr_sweep`` (validation bpb per rate) of ``arch``."""
+    budget = config.budget
+    if not budget.lr_grid:
+        lr, source = recorded_lr(arch, recipe)
+        return {"lr": lr, "lr_source": source}
+    bpbs = {}
+    for lr in budget.lr_grid:
+        run = _run_config(recipe, model_config, config, seed=0, lr=lr, steps=budget.sweep_steps)
+        bpbs[lr] = _train_one(f"{arch} lr {lr:g}", recipe, run, out / "sweep" / arch / f"lr-{lr:g}")["val_bpb"]
+        logger.info("arena %s sweep: lr %g, val bpb %.4f after %d steps", arch, lr, bpbs[lr], budget.sweep_steps)
+    return {"lr": pick(bpbs), "lr_source": "sweep", "lr_sweep": {f"{lr:g}": bpb for lr, bpb in bpbs.items()}}
+
+
 def run_arch(arch: str, config: ArenaConfig, out: Path) -> dict[str, Any]:
-    """Match, train (every seed), and measure one architecture; its record."""
+    """Match, choose the learning rate, train (every seed), and measure one architecture; its record."""
     recipe = all_recipes()["lm"][arch]
     budget = config.budget
-    longest = max(budget.prefill_context, max(budget.decode_contexts) + budget.decode_tokens, budget.context)
+    longest = max(budget.prefill_context, max(budget.decode_contexts) + budget.decode_tokens, budget.context,
+                  recall.SEQ_LEN)
     fields = {f.name for f in dataclasses.fields(recipe.model_config())}
     overrides = {"max_seq_len": longest} if "max_seq_len" in fields else {}
     match = match_size(arch, recipe, budget.target, **overrides)
-    runs = [_train_one(arch, recipe, match.config, config, seed, out / "train" / arch / f"seed-{seed}")
+    lr = choose_lr(arch, recipe, match.config, config, out)
+    runs = [_train_one(f"{arch} seed {seed}", recipe,
+                       _run_config(recipe, match.config, config, seed=seed, lr=lr["lr"], steps=budget.steps),
+                       out / "train" / arch / f"seed-{seed}")
             for seed in range(config.seeds)]
     model = runs[0]["model"].float().cpu()
     bpbs = [r["val_bpb"] for r in runs]
@@ -160,7 +199,7 @@ def run_arch(arch: str, config: ArenaConfig, out: Path) -> dict[str, Any]:
     tokens = budget.steps * budget.batch_size * budget.context
     record: dict[str, Any] = {
         "arch": arch, "d_model": match.d_model, "params_matched": match.count.matched,
-        "params_non_embedding": match.count.non_embedding, "params_total": match.count.total,
+        "params_non_embedding": match.count.non_embedding, "params_total": match.count.total, **lr,
         "val_bpb": statistics.mean(bpbs), "val_bpb_std": statistics.stdev(bpbs) if len(bpbs) > 1 else 0.0,
         "val_bpb_seeds": bpbs, "train_tokens_per_s": speed, "train_seconds": tokens / speed,
         "prefill_context": budget.prefill_context,
@@ -170,6 +209,11 @@ def run_arch(arch: str, config: ArenaConfig, out: Path) -> dict[str, Any]:
         tokens_per_s, nbytes = decode(model, context, budget.decode_tokens)
         record[f"decode_tokens_per_s@{context}"] = tokens_per_s
         record[f"state_bytes@{context}"] = nbytes
+    torch.manual_seed(0)
+    fresh = recipe.model_class(match.config)  # the matched model, untrained, for the recall task
+    run = _run_config(recipe, match.config, config, seed=0, lr=lr["lr"], steps=budget.recall_steps)
+    record.update(recall.train_recall(fresh, run, steps=budget.recall_steps, batch_size=budget.recall_batch_size,
+                                      seed=0))
     return record
 
 

@@ -2,11 +2,13 @@
 
 The task, data and sampling are the generic byte-level ones of ``archlab.train.lm_task``; this file picks the
 model: ``MambaLM`` with Mamba layers only (no MLP), or with one attention layer in four and SwiGLU
-feed-forwards (``hybrid``, a small Jamba-style stack).
+feed-forwards (``hybrid``, a small Jamba-style stack); or ``LinearAttentionLM``, Based's Taylor linear attention
+behind a short convolution (``linear``, Arora et al. 2024).
 """
 
 from __future__ import annotations
 
+from archlab.ssm.linear_attention import LinearAttentionLM, LinearAttentionLMConfig
 from archlab.ssm.lm import MambaLM, MambaLMConfig, interleaved_layers
 from archlab.train.lm_task import LMRecipe
 
@@ -17,5 +19,7 @@ RECIPES = {
         "hybrid": LMRecipe("hybrid", MambaLM, MambaLMConfig,
                            dict(d_model=128, layers=interleaved_layers(4, attention_every=4, attention_offset=2),
                                 d_state=16, mlp="swiglu", n_heads=4, max_seq_len=256)),
+        "linear": LMRecipe("linear", LinearAttentionLM, LinearAttentionLMConfig,
+                           dict(d_model=128, n_layers=4, feature_dim=16, n_heads=4)),
     },
 }
