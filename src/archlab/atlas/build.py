@@ -9,7 +9,9 @@ in ``runs``, and the changes since the earlier run in ``changes``.
 
 Each family page carries its generated anatomy when the family holds the hook ``archlab/<family>/anatomy.py``
 with ``representative_model() -> (model, inputs[, method])`` (see ``archlab.atlas.anatomy``); its flow figure is saved as
-``<family>.anatomy.png``. The quick atlas has a budget of claim time, ``CLAIM_TIME_BUDGET_S``, which the CLI
+``<family>.anatomy.png``. The index links the arena (``archlab arena lm``) when its page is in the atlas folder,
+``ARENA_PAGE`` (run it with ``--out <atlas>/arena``); the latest arena written there is the one linked. The quick
+atlas has a budget of claim time, ``CLAIM_TIME_BUDGET_S``, which the CLI
 reports against. Progress is reported through optional callbacks so that the CLI, not the library, prints.
 """
 
@@ -43,6 +45,9 @@ RESULT_KEYS = ("id", "family", "statement", "source", "rule", "scale", "seeds", 
 
 # The whole quick atlas should take at most this much claim time on 2 CPU cores (issue 21).
 CLAIM_TIME_BUDGET_S = 20 * 60
+
+# Where the index looks for the arena's page, relative to the atlas folder (issue 18).
+ARENA_PAGE = "arena/index.html"
 
 
 @dataclass
@@ -131,7 +136,8 @@ def build_atlas(
     index = out / "index.html"
     index.write_text(
         render_index(results, families=families, descriptions=descriptions, changes=changes, scale=scale,
-                     seeds=seeds, generated=generated, versions=env),
+                     seeds=seeds, generated=generated, versions=env,
+                     arena=ARENA_PAGE if (out / ARENA_PAGE).is_file() else None),
         encoding="utf-8",
     )
     logger.info("atlas written to %s", index)

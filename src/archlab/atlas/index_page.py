@@ -59,6 +59,13 @@ def _changes(changes: list["Change"]) -> str:
     return f"<h2>Changed since the last run</h2><ul>{items}</ul>"
 
 
+def _arena_link(href: str | None) -> str:
+    if href is None:
+        return ""
+    return (f'<p class="meta"><a href="{escape(href)}">The arena</a>: every language-model architecture trained '
+            "at a matched size on the same bytes, ranked on quality, speed, memory and recall.</p>\n")
+
+
 def render_index(
     results: list[ClaimVerdict],
     *,
@@ -69,9 +76,10 @@ def render_index(
     seeds: list[int],
     generated: str,
     versions: dict[str, str],
+    arena: str | None = None,
 ) -> str:
     """The index page for ``results``: tiles for ``families`` (those with results, in that order), the changes,
-    and the claims table."""
+    and the claims table; a link to the arena's page at the relative address ``arena`` when given."""
     by_family: dict[str, list[ClaimVerdict]] = {}
     for result in results:
         by_family.setdefault(result.family, []).append(result)
@@ -89,7 +97,7 @@ def render_index(
 <p class="summary"><strong>{n_holds} / {len(results)}</strong> claims hold{skipped_text} at {escape(scale)} scale,
 {escape(seeds_line)}; {format_value(total / 60)} minutes of claim time.</p>
 <p class="meta">Generated {escape(generated)} with {escape(version_text)}.</p>
-</header>
+{_arena_link(arena)}</header>
 <main>
 <div class="tiles">{tiles}</div>
 {_changes(changes)}
