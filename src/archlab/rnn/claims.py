@@ -200,7 +200,9 @@ def sequential_bottleneck(scale: Scale, seed: int) -> Evidence:
             attn_depth.append(sequential_depth(layer(x)))
     x = inputs[lengths[2]]
     thread_times: dict[int, list[float]] = {1: [], 2: []}
-    for _ in range(repeats):  # alternate, so that load on a shared machine hits both counts alike
+    # alternate, so that load on a shared machine hits both counts alike; seven pairs, since three let one slow
+    # stretch of a busy machine flip the median (seed 1 beside six busy processes: 2 threads 0.12 s, 1 thread 0.30 s)
+    for _ in range(2 * repeats + 1):
         for n in (1, 2):
             with torch_threads(n):
                 began = time.perf_counter()
