@@ -28,7 +28,8 @@ def add_arena_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--precision", choices=("fp32", "bf16", "auto"), default="fp32",
                    help="training precision (default fp32)")
     p.add_argument("--out", required=True, metavar="DIR",
-                   help="results.json, index.html, figures; a rerun into it skips finished architectures")
+                   help="results.json, index.html, figures; a rerun into it skips finished architectures; "
+                   "<atlas folder>/arena is linked from the atlas's index")
     p.set_defaults(func=cmd_arena)
     return p
 
