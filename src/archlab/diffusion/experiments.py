@@ -26,14 +26,17 @@ RING = dict(radius=2.0, std=0.1)
 
 @lru_cache(maxsize=8)
 def train_ring_denoiser(prediction_type: str, *, seed: int, steps: int, batch: int = 256,
-                        n_classes: int = 0, p_uncond: float = 0.1) -> MLPDenoiser:
+                        n_classes: int = 0, p_uncond: float = 0.1, d_hidden: int = 64, n_layers: int = 2,
+                        min_lr_ratio: float = 0.1) -> MLPDenoiser:
     """A denoiser of the ring trained through ``archlab.lab.experiment.quick_fit``; returned in eval mode and
-    cached: a second call with the same arguments returns the same model."""
+    cached: a second call with the same arguments returns the same model. ``d_hidden``, ``n_layers`` and the
+    final learning-rate ratio ``min_lr_ratio`` default to the shared miniature's."""
     torch.manual_seed(seed)
-    model = MLPDenoiser(MLPDenoiserConfig(d_hidden=64, n_layers=2, time_dim=32, prediction_type=prediction_type,
-                                          n_classes=n_classes, p_uncond=p_uncond))
+    model = MLPDenoiser(MLPDenoiserConfig(d_hidden=d_hidden, n_layers=n_layers, time_dim=32,
+                                          prediction_type=prediction_type, n_classes=n_classes, p_uncond=p_uncond))
     task = DiffusionTask(model, data="ring8", batch_size=batch, seed=seed)
-    quick_fit(task, steps=steps, lr=3e-3, batch_size=batch, seed=seed, warmup_steps=50, weight_decay=0.0)
+    quick_fit(task, steps=steps, lr=3e-3, batch_size=batch, seed=seed, warmup_steps=50, weight_decay=0.0,
+              min_lr_ratio=min_lr_ratio)
     return model.eval()
 
 
