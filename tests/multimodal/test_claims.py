@@ -12,7 +12,8 @@ from archlab.multimodal.token_budget import HEAD_DIM, HEADS, attention_flops
 
 def test_registered_ids():
     assert {c.id for c in all_claims("multimodal")} == {"multimodal.cone-effect", "multimodal.token-budget",
-                                                         "multimodal.projector-fusion", "multimodal.modality-gap"}
+                                                         "multimodal.projector-fusion", "multimodal.modality-gap",
+                                                         "multimodal.relation-grounding"}
 
 
 def test_linear_layers_keep_random_inputs_apart_and_relu_draws_them_together():
@@ -51,3 +52,17 @@ def test_identity_and_relation_scoring():
     answer = torch.tensor([w[3], w[8], w[1], w[2]])
     guess = torch.tensor([w[3], w[3], w[5], w[2]])  # right, the other digit present, absent, right
     assert identity_and_relation(guess, present, answer) == (0.75, 0.5)
+
+
+def test_text_only_answers_take_each_questions_majority_answer():
+    from archlab.multimodal import vocab
+    from archlab.multimodal.digits import Question
+    from archlab.multimodal.relation import text_only_answers
+
+    left, right = "what digit is on the left ?", "what digit is on the right ?"
+    train = [Question("left", 0, left, "three"), Question("left", 1, left, "three"), Question("left", 2, left, "one"),
+             Question("right", 0, right, "eight")]
+    test = [Question("left", 0, left, "one"), Question("right", 0, right, "two"),
+            Question("identity", 0, "is there a two ?", "yes")]  # unseen: the most frequent answer overall
+    expected = [vocab.INDEX[w] for w in ("three", "eight", "three")]
+    assert text_only_answers(train, test).tolist() == expected

@@ -1,5 +1,5 @@
 """Claims of the multimodal family: the cone effect at initialisation, the modality gap a contrastive loss keeps,
-the token budget of each modality, and projector fusion.
+the token budget of each modality, projector fusion, and relation grounding.
 
 Each experiment lives in its own module (setup and what was measured in that module's docstring); this module
 registers them with their rules, written from issue 16 before the first run.
@@ -11,6 +11,7 @@ from archlab.lab.registry import claim
 from archlab.multimodal.cone import cone_effect
 from archlab.multimodal.grounding import projector_fusion
 from archlab.multimodal.modality_gap import modality_gap_claim
+from archlab.multimodal.relation import relation_grounding
 from archlab.multimodal.token_budget import token_budget
 
 claim(
@@ -59,3 +60,16 @@ claim(
     "embeddings to close the gap raises the loss at tau = 0.01 and lowers it at tau = 1",
     threads=1,
 )(modality_gap_claim)
+
+claim(
+    "multimodal.relation-grounding",
+    statement="On two-digit canvases the fused model identifies which digits are present far better than it "
+    "answers which is left of which: the grounding failure of vision-language models that behave like bags of words.",
+    source="Yuksekgonul, Bianchi, Kalluri, Jurafsky, Zou 2023 (When and why vision-language models behave like "
+    "bags-of-words); Thrush et al. 2022 (Winoground)",
+    rule="the projector-fusion model trained 200 steps (batch 64, learning rate 1.5e-3) on 'what digit is on the "
+    "left / right ?' about two-digit canvases; on the test canvases' questions, from the same answers, identity "
+    "accuracy (names a digit on the canvas; chance 0.2) minus relation accuracy (names the asked one; chance 0.1) "
+    ">= 0.2",
+    threads=1,
+)(relation_grounding)
