@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from archlab.data.streams import step_generator
 from archlab.diffusion.experiments import ring_reference, sw_to_data, train_ring_denoiser
+from archlab.diffusion import latent_claim
 from archlab.diffusion.reverse_claim import RULE, SOURCE, STATEMENT, reverse_denoises
 from archlab.lab.claim import Evidence, Scale
 from archlab.lab.figures import new_figure
@@ -55,3 +56,5 @@ def flow_matching_few_steps(scale: Scale, seed: int) -> Evidence:
 
 
 claim("diffusion.reverse-denoises", statement=STATEMENT, source=SOURCE, rule=RULE)(reverse_denoises)
+claim("diffusion.latent-saves-compute", statement=latent_claim.STATEMENT, source=latent_claim.SOURCE,
+      rule=latent_claim.RULE)(latent_claim.latent_saves_compute)
