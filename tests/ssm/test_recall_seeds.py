@@ -1,10 +1,10 @@
-"""The two MQAR recall claims (``archlab.ssm.recall_claims``): their shared attention baseline, their state sweep,
-and their verdicts at seeds 1 and 2 (issue 20; seed 0 is covered by ``tests/test_claims.py``)."""
+"""The two MQAR recall claims (``archlab.ssm.recall_claims``): their shared attention baseline and their state sweep.
+Their verdicts at seeds 1 and 2 are checked by ``archlab run ID --seeds 1,2`` (about four minutes together), not
+in the suite, which keeps its 30 minutes for the two claims issue 20 repaired; seed 0 is ``tests/test_claims.py``."""
 
 import pytest
 
 from archlab.lab import Scale
-from archlab.lab.runner import run_claim
 from archlab.ssm import recall_claims
 from archlab.ssm.linear_attention import LinearAttentionLMConfig
 from archlab.ssm.training import Budget
@@ -51,11 +51,3 @@ def test_state_sweep_stays_below_attention_cache_and_grows():
     assert sizes == [(1 + f + f * f) * 65 + 64 * (recall_claims.ATTN_CONV - 1) for f in recall_claims.FEATURE_DIMS]
     assert max(sizes) < 2 * 64 * 64
 
-
-@pytest.mark.slow
-@pytest.mark.parametrize("seed", [1, 2])
-def test_recall_claims_hold_at_seed(seed, tmp_path):
-    for claim_id in ("ssm.recall-gap", "ssm.hybrid-recovers-recall"):
-        result = run_claim(claim_id, scale=Scale.QUICK, seed=seed, out=tmp_path)
-        assert result.error is None, result.traceback
-        assert result.holds, f"{claim_id} does not hold at seed {seed}: {result.metrics}"
