@@ -79,11 +79,13 @@ def accuracy(model: nn.Module, inputs: Tensor, labels: Tensor, *, batch_size: in
 
 @dataclass
 class Budget:
-    """Optimiser steps, batch size and learning rate of one training run."""
+    """Optimiser steps, batch size, learning rate and linear warm-up steps (``None``: a twentieth of the steps)
+    of one training run."""
 
     steps: int
     batch_size: int
     lr: float
+    warmup_steps: int | None = None
 
 
 def train(model: nn.Module, sample: Sampler, budget: Budget, *, seed: int,
@@ -92,8 +94,9 @@ def train(model: nn.Module, sample: Sampler, budget: Budget, *, seed: int,
     (no weight decay), short warm-up, cosine decay; return the history (its last record holds ``val_loss`` and
     ``val_acc`` on the task's held-out set)."""
     task = SyntheticTask(model, sample, batch_size=budget.batch_size, seed=seed, curriculum=curriculum)
+    warmup = max(1, budget.steps // 20) if budget.warmup_steps is None else budget.warmup_steps
     return quick_fit(task, steps=budget.steps, lr=budget.lr, batch_size=budget.batch_size, seed=seed,
-                     warmup_steps=max(1, budget.steps // 20), log_every=max(1, budget.steps // 10)).history
+                     warmup_steps=warmup, log_every=max(1, budget.steps // 10)).history
 
 
 def mamba_model(seed: int, *, n_layers: int, **kw) -> MambaLM:
