@@ -25,6 +25,16 @@ Metrics, per class ``c`` and then averaged over the 8 classes:
 The rule, from the issue before the first run (``guidance_rule``): the in-mode fraction is non-decreasing along
 the grid; spread(w = 4) <= 0.8 x true spread; the distance is U-shaped: its minimum over the grid is at a w in
 (0, 2] and the distance at w = 4 is above that minimum (so is the one at w = 0, the minimum not being there).
+
+Status (not registered): holds at seeds 0 and 1, fails at 2, 3 and 4. The guided samples drift radially
+outward as w grows (median radius 2.0 at w = 0, 2.2-2.36 at w = 4 at seeds 2 and 3), which guidance
+does even with exact scores: the class posterior of a mixture of equal isotropic Gaussians is
+softmax(x . mu_c / sigma_t^2), sharper further out along mu_c, so p(x|c) p(c|x)^w tilts each class outward
+at intermediate noise; at w = 4 one class's median distance to its mode (0.3-0.4) crosses the 3-std
+in-mode radius. Tried without a hold at every seed: a separately trained unconditional model (worse at
+every seed: its errors no longer cancel the conditional's), 200 DDIM steps (seed 2 still 0.954 -> 0.886),
+guidance only above sigma_t = 0.1 or 0.3 (Kynkaenniemi et al. 2024; holds at 0, 1, 2, fails at 3 and 4),
+240 training steps (the minimum distance moves to w = 0).
 """
 
 from __future__ import annotations
