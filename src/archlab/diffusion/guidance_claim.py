@@ -36,7 +36,8 @@ in-mode radius. With the exact scores of the ring (same DDIM, seed 0) the in-mod
 CFG's, not the small model's, so the monotone part of the rule only holds where the model's error hides it.
 Tried without a hold at every seed: a separately trained unconditional model (worse at
 every seed: its errors no longer cancel the conditional's), 200 DDIM steps (seed 2 still 0.954 -> 0.886),
-guidance only where sqrt((1 - abar_t) / abar_t) >= 0.1 or 0.3 (Kynkaenniemi et al. 2024; holds at 0, 1, 2, fails at 3 and 4),
+guidance only where sqrt((1 - abar_t) / abar_t) >= 0.1 or 0.3 (Kynkaenniemi et al. 2024; holds at 0, 1, 2,
+fails at 3 and 4),
 240 training steps (the minimum distance moves to w = 0).
 """
 
