@@ -61,7 +61,7 @@ def test_linear_fit_r2():
 
 
 def test_sequential_depth_counts_dependent_products():
-    gru = GRU(input_size=4, hidden_size=4)
+    gru = GRU(input_size=4, hidden_size=4, path="stepwise")  # the readable graph: one node per product
     for length in (1, 5, 9):
         out, _ = gru(torch.randn(2, length, 4))
         assert sequential_depth(out) == length  # one W_hh product per step (the first runs beside W_ih x)

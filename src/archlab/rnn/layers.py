@@ -15,9 +15,9 @@
 Per layer and direction, the input terms of every step are one matmul over the whole sequence
 (``cell.input_projection``); only the recurrent terms run step by step (``cell.recur``). ``step(x_t, state)``
 advances a unidirectional stack by one time step and agrees with ``forward``; ``init_state(batch)`` is the
-zero state. ``path="auto"`` runs the LSTM's recurrence through ``archlab.rnn.fused`` (one autograd node per
-sequence, a hand-written backward); ``path="stepwise"`` steps the readable cells, the reference it is tested
-against (the Elman and GRU layers always step). Options: ``recurrent_init="orthogonal"``, ``forget_bias`` and
+zero state. ``path="auto"`` runs the LSTM's recurrence through ``archlab.rnn.fused`` and the GRU's through
+``archlab.rnn.fused_gru`` (one autograd node per sequence, a hand-written backward); ``path="stepwise"`` steps
+the readable cells, the reference they are tested against (the Elman layer always steps). Options: ``recurrent_init="orthogonal"``, ``forget_bias`` and
 ``chrono_t_max`` (see ``archlab.rnn.init``). Not supported: packed sequences, LSTM projections (torch's ``proj_size``).
 """
 
@@ -28,8 +28,9 @@ from typing import Literal, Optional, Union
 import torch
 from torch import nn
 
-from archlab.rnn.cells import CELLS, CellState, LSTMCell, RecurrentCell
+from archlab.rnn.cells import CELLS, CellState, GRUCell, LSTMCell, RecurrentCell
 from archlab.rnn.fused import lstm_sequence
+from archlab.rnn.fused_gru import gru_sequence
 from archlab.rnn.init import initialise_cell
 
 LayerState = Union[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]
@@ -131,6 +132,8 @@ class RecurrentLayer(nn.Module):
         """One cell over ``x`` (B, L, I): outputs (B, L, H) and final state."""
         if self.path == "auto" and isinstance(cell, LSTMCell):
             return lstm_sequence(cell, x, state, reverse=reverse)
+        if self.path == "auto" and isinstance(cell, GRUCell):
+            return gru_sequence(cell, x, state, reverse=reverse)
         return self._run_stepwise(cell, cell.input_projection(x), state, reverse)
 
     @staticmethod
