@@ -17,8 +17,9 @@ Per layer and direction, the input terms of every step are one matmul over the w
 advances a unidirectional stack by one time step and agrees with ``forward``; ``init_state(batch)`` is the
 zero state. ``path="auto"`` runs the LSTM's recurrence through ``archlab.rnn.fused`` and the GRU's through
 ``archlab.rnn.fused_gru`` (one autograd node per sequence, a hand-written backward); ``path="stepwise"`` steps
-the readable cells, the reference they are tested against (the Elman layer always steps). Options: ``recurrent_init="orthogonal"``, ``forget_bias`` and
-``chrono_t_max`` (see ``archlab.rnn.init``). Not supported: packed sequences, LSTM projections (torch's ``proj_size``).
+the readable cells, the reference they are tested against (the Elman layer always steps). Options:
+``recurrent_init="orthogonal"``, ``forget_bias`` and ``chrono_t_max`` (see ``archlab.rnn.init``). Not supported:
+packed sequences, LSTM projections (torch's ``proj_size``).
 """
 
 from __future__ import annotations
