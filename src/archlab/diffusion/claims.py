@@ -14,6 +14,7 @@ from archlab.data.streams import step_generator
 from archlab.diffusion.experiments import ring_reference, sw_to_data, train_ring_denoiser
 from archlab.diffusion import guidance_claim, latent_claim
 from archlab.diffusion.reverse_claim import RULE, SOURCE, STATEMENT, reverse_denoises
+from archlab.diffusion import steps_claim
 from archlab.lab.claim import Evidence, Scale
 from archlab.lab.figures import new_figure
 from archlab.lab.registry import claim
@@ -60,3 +61,5 @@ claim("diffusion.latent-saves-compute", statement=latent_claim.STATEMENT, source
       rule=latent_claim.RULE)(latent_claim.latent_saves_compute)
 claim("diffusion.guidance-tradeoff", statement=guidance_claim.STATEMENT, source=guidance_claim.SOURCE,
       rule=guidance_claim.RULE, threads=1)(guidance_claim.guidance_tradeoff)
+claim("diffusion.steps-vs-quality", statement=steps_claim.STATEMENT, source=steps_claim.SOURCE,
+      rule=steps_claim.RULE, threads=1)(steps_claim.steps_vs_quality)
