@@ -17,9 +17,11 @@ Positions (``positions``):
   column (``core.RotaryEmbedding2D``, Heo et al. 2024), the class token left unrotated.
 
 Attention maps: ``attention_maps(x)`` returns every layer's softmax probabilities (B, layers, H, L, L),
-computed by the written-out formula; the ordinary forward runs SDPA and keeps none. Initialisation: truncated
-normal (std 0.02) for the linears, the patch projection, the class token and the learned table, zero biases
-(Hugging Face's ``ViTPreTrainedModel``).
+computed by the written-out formula; the ordinary forward runs SDPA and keeps none. In eval mode on the CPU
+without gradients the blocks run through ``vision.inference.block_inference`` (the same weights and formula,
+the matrix products through oneDNN with bias and residual add fused), else through ``core.Block``.
+Initialisation: truncated normal (std 0.02) for the linears, the patch projection, the class token and the
+learned table, zero biases (Hugging Face's ``ViTPreTrainedModel``).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from archlab.core.patches import PatchEmbedding
 from archlab.core.positional import RotaryEmbedding2D, sincos_2d
 from archlab.core.validation import check_at_least, check_choices, check_divisible, check_positive
 from archlab.vision.classifier import ImageClassifier, make_head
+from archlab.vision.inference import block_inference, onednn_applies
 
 Positions = Literal["learned", "sincos2d", "rope2d"]
 
@@ -212,8 +215,13 @@ class ViT(PretrainedMixin, ImageClassifier):
         rows, cols = torch.meshgrid(torch.arange(grid[0], device=x.device), torch.arange(grid[1], device=x.device),
                                     indexing="ij")  # (gh, gw) each
         maps: list[torch.Tensor] | None = [] if return_attention else None
-        for block in self.blocks:
-            z = block(z, coords=(rows.flatten(), cols.flatten()), n_prefix=self.n_prefix, maps=maps)
+        coords = (rows.flatten(), cols.flatten())
+        if maps is None and not self.training and onednn_applies(z, self):
+            for block in self.blocks:  # the same blocks, matrix products fused through oneDNN (vision.inference)
+                z = block_inference(block, z, coords=coords, n_prefix=self.n_prefix)
+        else:
+            for block in self.blocks:
+                z = block(z, coords=coords, n_prefix=self.n_prefix, maps=maps)
         return ViTOutput(self.norm(z), tuple(maps) if maps is not None else None)
 
     def forward_hidden(self, x: torch.Tensor) -> torch.Tensor:
