@@ -13,3 +13,4 @@ def test_vision_vit_is_registered_and_both_sides_agree(tmp_path):
     assert result.extra["max_abs_difference"] < 1e-4
     assert result.config["batch"] == 2 and result.unit == "images"
     assert (tmp_path / "vision-vit.json").exists()
+    assert result.extra["archlab_path"].startswith("eager")  # never a compiled side against an eager peer

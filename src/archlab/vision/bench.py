@@ -5,7 +5,10 @@ ViT-B/16 (``size="default"``: 224x224 RGB, batch 8, float32, 12 layers of width 
 SDPA on both sides) or a 2-layer width-64 ViT on 32x32 images (``"tiny"``, for tests). transformers' model is
 built from its config with random weights (no hub), without the pooler (its ``last_hidden_state`` is the
 primary output), and converted with ``archlab.interop.from_transformers``; both run under ``torch.no_grad`` in
-eval mode on the same pixels. ``extra`` holds the largest absolute difference of the two outputs.
+eval mode on the same pixels, both eager (nothing compiled). archlab's side takes its ordinary CPU inference path
+(``vision.inference``: the blocks' matrix products through oneDNN, bias and residual add fused), the one any
+user gets in eval mode without gradients. ``extra`` holds the largest absolute difference of the two outputs
+and the path archlab took.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ def vision_vit(*, device: str = "cpu", repeats: int | None = None, size: str = "
     except ImportError:
         raise UserError("the vision-vit benchmark needs transformers as its peer: pip install transformers") from None
     from archlab.interop import from_transformers
+    from archlab.vision.inference import onednn_applies
 
     settings = dict(SIZES[size])
     batch = settings.pop("batch")
@@ -43,10 +47,12 @@ def vision_vit(*, device: str = "cpu", repeats: int | None = None, size: str = "
                          generator=torch.Generator().manual_seed(seed)).to(device)
     sync = torch.cuda.synchronize if device == "cuda" else None
     with torch.no_grad():
+        fused = device == "cpu" and onednn_applies(pixels, ours)
         diff = (ours(pixels) - peer(pixel_values=pixels).last_hidden_state).abs().max().item()
         result = compare("vision-vit", lambda: ours(pixels), lambda: peer(pixel_values=pixels),
                          repeats=repeats or (5 if size == "default" else 3), sync=sync, work=batch, unit="images",
                          device=device, peer="transformers ViTModel (sdpa attention)")
     result.config = dict(settings, batch=batch, dtype="float32")
-    result.extra = {"max_abs_difference": diff}
+    result.extra = {"max_abs_difference": diff,
+                    "archlab_path": "eager, oneDNN fused linears (vision.inference)" if fused else "eager, core.Block"}
     return result
