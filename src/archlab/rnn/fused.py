@@ -66,11 +66,12 @@ def _steps_forward_kernel(step, gates: Tensor, h: Tensor, c: Tensor, tanh_c: Ten
     hidden = four_h // 4
     w_t = w_hh.t()  # (H, 4H)
     gate_bytes, state_bytes = four_h * gates.element_size(), batch * hidden * gates.element_size()
+    threads = max(1, min(torch.get_num_threads(), batch))  # the kernel splits the batch rows among them
     g_ptr, h_ptr, c_ptr, t_ptr = gates.data_ptr(), h.data_ptr(), c.data_ptr(), tanh_c.data_ptr()
     for t in range(length):
         gates[:, t].addmm_(h[t], w_t)  # (B, 4H), rows L * 4H apart
         step(g_ptr + t * gate_bytes, c_ptr + t * state_bytes, c_ptr + (t + 1) * state_bytes,
-             t_ptr + t * state_bytes, h_ptr + (t + 1) * state_bytes, batch, hidden, length * four_h)
+             t_ptr + t * state_bytes, h_ptr + (t + 1) * state_bytes, batch, hidden, length * four_h, threads)
 
 
 def _steps_backward(grad_h: Tensor, dc: Tensor, gates: Tensor, c: Tensor, tanh_c: Tensor, w_hh: Tensor
@@ -110,13 +111,14 @@ def _steps_backward_kernel(step, grad_h: Tensor, dc: Tensor, gates: Tensor, c: T
     dh = torch.empty_like(dc)  # (B, H)
     gate_bytes, state_bytes = four_h * gates.element_size(), batch * hidden * gates.element_size()
     a_ptr, g_ptr, c_ptr, t_ptr = grad_a.data_ptr(), gates.data_ptr(), c.data_ptr(), tanh_c.data_ptr()
+    threads = max(1, min(torch.get_num_threads(), batch))
     for t in range(length - 1, -1, -1):
         if t < length - 1:
             torch.addmm(grad_h[t + 1], grad_a[:, t + 1], w_hh, out=dh)  # (B, H)
         else:
             dh.copy_(grad_h[length])
         step(a_ptr + t * gate_bytes, dh.data_ptr(), dc.data_ptr(), g_ptr + t * gate_bytes, c_ptr + t * state_bytes,
-             t_ptr + t * state_bytes, batch, hidden, length * four_h)
+             t_ptr + t * state_bytes, batch, hidden, length * four_h, threads)
     return grad_a, dc
 
 

@@ -72,10 +72,11 @@ def _steps_forward_kernel(step, gates: Tensor, h: Tensor, gh_n: Tensor, w_hh: Te
     gh = h.new_empty(batch, three_h)  # (B, 3H)
     gate_bytes, state_bytes = three_h * gates.element_size(), batch * hidden * gates.element_size()
     g_ptr, h_ptr, n_ptr = gates.data_ptr(), h.data_ptr(), gh_n.data_ptr()
+    threads = max(1, min(torch.get_num_threads(), batch))  # the kernel splits the batch rows among them
     for t in range(length):
         _recurrent_terms(gh, h[t], w_t, bias_h)
         step(g_ptr + t * gate_bytes, gh.data_ptr(), h_ptr + t * state_bytes, n_ptr + t * state_bytes,
-             h_ptr + (t + 1) * state_bytes, batch, hidden, length * three_h)
+             h_ptr + (t + 1) * state_bytes, batch, hidden, length * three_h, threads)
 
 
 def _steps_backward(grad_h: Tensor, gates: Tensor, h: Tensor, gh_n: Tensor, w_hh: Tensor
@@ -115,6 +116,7 @@ def _steps_backward_kernel(step, grad_h: Tensor, gates: Tensor, h: Tensor, gh_n:
     gate_bytes, state_bytes = three_h * gates.element_size(), batch * hidden * gates.element_size()
     gi_ptr, gg_ptr, e_ptr = grad_gi.data_ptr(), grad_gh.data_ptr(), grad_h.data_ptr()
     g_ptr, n_ptr, h_ptr = gates.data_ptr(), gh_n.data_ptr(), h.data_ptr()
+    threads = max(1, min(torch.get_num_threads(), batch))
     for t in range(length - 1, -1, -1):
         if t < length - 1:
             torch.addmm(carry, grad_gh[:, t + 1], w_hh, out=dh)  # (B, H)
@@ -122,7 +124,7 @@ def _steps_backward_kernel(step, grad_h: Tensor, gates: Tensor, h: Tensor, gh_n:
             dh.copy_(grad_h[length])
         step(gi_ptr + t * gate_bytes, gg_ptr + t * gate_bytes, dh.data_ptr(), e_ptr + t * state_bytes,
              carry.data_ptr(), g_ptr + t * gate_bytes, n_ptr + t * state_bytes, h_ptr + t * state_bytes,
-             batch, hidden, length * three_h)
+             batch, hidden, length * three_h, threads)
     return grad_gi, grad_gh, carry
 
 

@@ -3,7 +3,8 @@
 Per time step the fused path makes one ``addmm`` for the recurrent terms of the three gates; what follows is
 pointwise: three transcendental functions and a few products per hidden unit. As PyTorch ops they are seven or
 eight kernel launches over (B, H) tensors a step; here they are one vectorised pass (glibc's libmvec ``exp``
-under fast-math, built and cached by ``archlab.core.scan_kernel.build_library``, as ``archlab.rnn.lstm_kernel``).
+under fast-math, built and cached by ``archlab.core.scan_kernel.build_library``, as ``archlab.rnn.lstm_kernel``),
+the batch rows split among ``nt`` OpenMP threads (torch's thread count: the step's matmul uses them all too).
 Gate blocks (r, z, n) as torch stores them; ``tanh(x) = 1 - 2 / (exp(2x) + 1)``.
 
 Forward, per unit, from the input terms ``gi`` and the recurrent terms ``gh = W_hh h + b_h``:
@@ -38,7 +39,8 @@ template <typename T> static inline T tanh_(T x) { return T(1) - T(2) / (std::ex
 // the recurrent terms; h_prev, gh_n, h_next: (B, H) contiguous
 template <typename T>
 static void step_fwd(T* gates, const T* gh, const T* h_prev, T* gh_n, T* h_next, int64_t nb, int64_t nh,
-                     int64_t gs) {
+                     int64_t gs, int nt) {
+#pragma omp parallel for num_threads(nt) if (nt > 1)
     for (int64_t b = 0; b < nb; ++b) {
         T* r = gates + b * gs; T* z = r + nh; T* n = z + nh;
         const T* hr = gh + b * 3 * nh; const T* hz = hr + nh; const T* hn = hz + nh;
@@ -58,7 +60,8 @@ static void step_fwd(T* gates, const T* gh, const T* h_prev, T* gh_n, T* h_next,
 // (B, 3H) rows gs apart; gh_n, h_prev: (B, H)
 template <typename T>
 static void step_bwd(T* grad_gi, T* grad_gh, const T* dh, const T* grad_ext, T* carry, const T* gates,
-                     const T* gh_n, const T* h_prev, int64_t nb, int64_t nh, int64_t gs) {
+                     const T* gh_n, const T* h_prev, int64_t nb, int64_t nh, int64_t gs, int nt) {
+#pragma omp parallel for num_threads(nt) if (nt > 1)
     for (int64_t b = 0; b < nb; ++b) {
         const T* r = gates + b * gs; const T* z = r + nh; const T* n = z + nh;
         T* gi_r = grad_gi + b * gs; T* gi_z = gi_r + nh; T* gi_n = gi_z + nh;
@@ -80,13 +83,13 @@ static void step_bwd(T* grad_gi, T* grad_gh, const T* dh, const T* grad_ext, T* 
 
 #define GRU_API(T, S)                                                                                          \
     extern "C" void gru_step_fwd_##S(T* gates, const T* gh, const T* h_prev, T* gh_n, T* h_next, int64_t nb,   \
-                                     int64_t nh, int64_t gs) {                                                 \
-        step_fwd<T>(gates, gh, h_prev, gh_n, h_next, nb, nh, gs);                                              \
+                                     int64_t nh, int64_t gs, int nt) {                                         \
+        step_fwd<T>(gates, gh, h_prev, gh_n, h_next, nb, nh, gs, nt);                                          \
     }                                                                                                          \
     extern "C" void gru_step_bwd_##S(T* grad_gi, T* grad_gh, const T* dh, const T* grad_ext, T* carry,         \
                                      const T* gates, const T* gh_n, const T* h_prev, int64_t nb, int64_t nh,   \
-                                     int64_t gs) {                                                             \
-        step_bwd<T>(grad_gi, grad_gh, dh, grad_ext, carry, gates, gh_n, h_prev, nb, nh, gs);                   \
+                                     int64_t gs, int nt) {                                                     \
+        step_bwd<T>(grad_gi, grad_gh, dh, grad_ext, carry, gates, gh_n, h_prev, nb, nh, gs, nt);               \
     }
 
 GRU_API(float, f32)
@@ -95,6 +98,7 @@ GRU_API(double, f64)
 
 _P = ctypes.c_void_p
 _I = ctypes.c_int64
+_T = ctypes.c_int
 SUFFIX = {torch.float32: "f32", torch.float64: "f64"}
 
 
@@ -105,8 +109,8 @@ def load() -> ctypes.CDLL | None:
     if lib is None:
         return None
     for suffix in SUFFIX.values():
-        getattr(lib, f"gru_step_fwd_{suffix}").argtypes = [_P] * 5 + [_I] * 3
-        getattr(lib, f"gru_step_bwd_{suffix}").argtypes = [_P] * 8 + [_I] * 3
+        getattr(lib, f"gru_step_fwd_{suffix}").argtypes = [_P] * 5 + [_I] * 3 + [_T]
+        getattr(lib, f"gru_step_bwd_{suffix}").argtypes = [_P] * 8 + [_I] * 3 + [_T]
     return lib
 
 

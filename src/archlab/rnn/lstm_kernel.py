@@ -3,7 +3,8 @@
 Per time step the fused path makes one ``addmm`` for the four gates' pre-activations; what follows is pointwise:
 five transcendental functions and a few products per hidden unit. As PyTorch ops they are six or seven kernel
 launches over (B, H) tensors a step, each reading and writing memory; here they are one pass, vectorised (glibc's
-libmvec ``exp`` under fast-math, as in ``archlab.core.scan_kernel``, whose compile-and-cache machinery builds it).
+libmvec ``exp`` under fast-math, as in ``archlab.core.scan_kernel``, whose compile-and-cache machinery builds it),
+the batch rows split among ``nt`` OpenMP threads (torch's thread count: the step's matmul uses them all too).
 Gate order (o, i, f, g) as in ``archlab.rnn.fused``; ``tanh(x) = 1 - 2 / (exp(2x) + 1)``.
 
 Forward, per unit: ``o, i, f = s(a_o, a_i, a_f)``, ``g = tanh(a_g)`` written over the pre-activations,
@@ -35,7 +36,9 @@ template <typename T> static inline T tanh_(T x) { return T(1) - T(2) / (std::ex
 // gates: (B, 4H) rows gs apart, blocks (o, i, f, g), pre-activations in, activations out;
 // c_prev, c_next, tanh_c, h_next: (B, H) contiguous
 template <typename T>
-static void step_fwd(T* gates, const T* c_prev, T* c_next, T* tanh_c, T* h_next, int64_t nb, int64_t nh, int64_t gs) {
+static void step_fwd(T* gates, const T* c_prev, T* c_next, T* tanh_c, T* h_next, int64_t nb, int64_t nh, int64_t gs,
+                     int nt) {
+#pragma omp parallel for num_threads(nt) if (nt > 1)
     for (int64_t b = 0; b < nb; ++b) {
         T* o = gates + b * gs; T* i = o + nh; T* f = i + nh; T* g = f + nh;
         const T* cp = c_prev + b * nh; T* cn = c_next + b * nh; T* tc = tanh_c + b * nh; T* hn = h_next + b * nh;
@@ -54,7 +57,8 @@ static void step_fwd(T* gates, const T* c_prev, T* c_next, T* tanh_c, T* h_next,
 // (gradient reaching c_t) and out (reaching c_{t-1}); c_prev, tanh_c: (B, H)
 template <typename T>
 static void step_bwd(T* grad_a, const T* dh, T* dc, const T* gates, const T* c_prev, const T* tanh_c,
-                     int64_t nb, int64_t nh, int64_t gs) {
+                     int64_t nb, int64_t nh, int64_t gs, int nt) {
+#pragma omp parallel for num_threads(nt) if (nt > 1)
     for (int64_t b = 0; b < nb; ++b) {
         const T* o = gates + b * gs; const T* i = o + nh; const T* f = i + nh; const T* g = f + nh;
         T* da_o = grad_a + b * gs; T* da_i = da_o + nh; T* da_f = da_i + nh; T* da_g = da_f + nh;
@@ -74,12 +78,12 @@ static void step_bwd(T* grad_a, const T* dh, T* dc, const T* gates, const T* c_p
 
 #define LSTM_API(T, S)                                                                                         \
     extern "C" void lstm_step_fwd_##S(T* gates, const T* c_prev, T* c_next, T* tanh_c, T* h_next, int64_t nb,  \
-                                      int64_t nh, int64_t gs) {                                                \
-        step_fwd<T>(gates, c_prev, c_next, tanh_c, h_next, nb, nh, gs);                                        \
+                                      int64_t nh, int64_t gs, int nt) {                                        \
+        step_fwd<T>(gates, c_prev, c_next, tanh_c, h_next, nb, nh, gs, nt);                                    \
     }                                                                                                          \
     extern "C" void lstm_step_bwd_##S(T* grad_a, const T* dh, T* dc, const T* gates, const T* c_prev,           \
-                                      const T* tanh_c, int64_t nb, int64_t nh, int64_t gs) {                   \
-        step_bwd<T>(grad_a, dh, dc, gates, c_prev, tanh_c, nb, nh, gs);                                        \
+                                      const T* tanh_c, int64_t nb, int64_t nh, int64_t gs, int nt) {           \
+        step_bwd<T>(grad_a, dh, dc, gates, c_prev, tanh_c, nb, nh, gs, nt);                                    \
     }
 
 LSTM_API(float, f32)
@@ -88,6 +92,7 @@ LSTM_API(double, f64)
 
 _P = ctypes.c_void_p
 _I = ctypes.c_int64
+_T = ctypes.c_int
 SUFFIX = {torch.float32: "f32", torch.float64: "f64"}
 
 
@@ -98,8 +103,8 @@ def load() -> ctypes.CDLL | None:
     if lib is None:
         return None
     for suffix in SUFFIX.values():
-        getattr(lib, f"lstm_step_fwd_{suffix}").argtypes = [_P] * 5 + [_I] * 3
-        getattr(lib, f"lstm_step_bwd_{suffix}").argtypes = [_P] * 6 + [_I] * 3
+        getattr(lib, f"lstm_step_fwd_{suffix}").argtypes = [_P] * 5 + [_I] * 3 + [_T]
+        getattr(lib, f"lstm_step_bwd_{suffix}").argtypes = [_P] * 6 + [_I] * 3 + [_T]
     return lib
 
 
