@@ -17,12 +17,7 @@ gradient reaching ``h`` that skips the matmul, ``g_h + dh z`` (``g_h`` the gradi
 
 from __future__ import annotations
 
-import ctypes
-from functools import lru_cache
-
-import torch
-
-from archlab.core.scan_kernel import build_library
+from archlab.rnn.step_library import StepLibrary
 
 _SOURCE = r"""
 #include <cmath>
@@ -96,30 +91,6 @@ GRU_API(float, f32)
 GRU_API(double, f64)
 """
 
-_P = ctypes.c_void_p
-_I = ctypes.c_int64
-_T = ctypes.c_int
-SUFFIX = {torch.float32: "f32", torch.float64: "f64"}
-
-
-@lru_cache(maxsize=1)
-def load() -> ctypes.CDLL | None:
-    """The compiled library, built on first use; None when it cannot be built."""
-    lib = build_library("gru_step", _SOURCE)
-    if lib is None:
-        return None
-    for suffix in SUFFIX.values():
-        getattr(lib, f"gru_step_fwd_{suffix}").argtypes = [_P] * 5 + [_I] * 3 + [_T]
-        getattr(lib, f"gru_step_bwd_{suffix}").argtypes = [_P] * 8 + [_I] * 3 + [_T]
-    return lib
-
-
-def kernels_for(t: torch.Tensor) -> tuple[ctypes._CFuncPtr, ctypes._CFuncPtr] | None:
-    """The (forward, backward) step functions for tensors like ``t`` (CPU, float32 or float64), or None."""
-    if t.device.type != "cpu" or t.dtype not in SUFFIX:
-        return None
-    lib = load()
-    if lib is None:
-        return None
-    suffix = SUFFIX[t.dtype]
-    return getattr(lib, f"gru_step_fwd_{suffix}"), getattr(lib, f"gru_step_bwd_{suffix}")
+_LIBRARY = StepLibrary("gru_step", _SOURCE, fwd_pointers=5, bwd_pointers=8)
+load = _LIBRARY.load
+kernels_for = _LIBRARY.kernels_for
