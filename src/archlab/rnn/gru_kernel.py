@@ -17,19 +17,9 @@ gradient reaching ``h`` that skips the matmul, ``g_h + dh z`` (``g_h`` the gradi
 
 from __future__ import annotations
 
-from archlab.rnn.step_library import StepLibrary
+from archlab.rnn.step_library import POINTWISE_PRELUDE, StepLibrary
 
-_SOURCE = r"""
-#include <cmath>
-#include <cstdint>
-
-template <typename T> static inline T clamp_arg(T x) {
-    const T lim = sizeof(T) == 4 ? T(40) : T(350);  // exp(2 lim) stays finite (fast-math assumes no inf)
-    return x > lim ? lim : (x < -lim ? -lim : x);
-}
-template <typename T> static inline T sigm(T x) { return T(1) / (T(1) + std::exp(-clamp_arg(x))); }
-template <typename T> static inline T tanh_(T x) { return T(1) - T(2) / (std::exp(T(2) * clamp_arg(x)) + T(1)); }
-
+_SOURCE = POINTWISE_PRELUDE + r"""
 // gates: (B, 3H) rows gs apart, blocks (r, z, n), input terms in, activations out; gh: (B, 3H) contiguous,
 // the recurrent terms; h_prev, gh_n, h_next: (B, H) contiguous
 template <typename T>

@@ -17,6 +17,19 @@ from archlab.core.scan_kernel import build_library
 
 SUFFIX = {torch.float32: "f32", torch.float64: "f64"}
 
+# The activations both kernels share, with arguments clamped so that fast-math's exp never overflows;
+# tanh(x) = 1 - 2 / (exp(2x) + 1).
+POINTWISE_PRELUDE = r"""#include <cmath>
+#include <cstdint>
+
+template <typename T> static inline T clamp_arg(T x) {
+    const T lim = sizeof(T) == 4 ? T(40) : T(350);  // exp(2 lim) stays finite (fast-math assumes no inf)
+    return x > lim ? lim : (x < -lim ? -lim : x);
+}
+template <typename T> static inline T sigm(T x) { return T(1) / (T(1) + std::exp(-clamp_arg(x))); }
+template <typename T> static inline T tanh_(T x) { return T(1) - T(2) / (std::exp(T(2) * clamp_arg(x)) + T(1)); }
+"""
+
 
 class StepLibrary:
     """A step kernel named ``name`` whose forward takes ``fwd_pointers`` and backward ``bwd_pointers`` pointers."""
