@@ -13,17 +13,7 @@ from archlab.rnn.fused import _LSTMRecurrence, gate_order
 from archlab.rnn.layers import LSTM
 
 I, H, B, L = 5, 6, 3, 9
-
-
-@pytest.fixture(params=["kernel", "torch-ops"])
-def pointwise(request, monkeypatch):
-    """Each test of the fused path runs with the compiled pointwise kernel and with its PyTorch-ops fallback."""
-    if request.param == "kernel":
-        if shutil.which("g++") is None or lstm_kernel.load() is None:
-            pytest.skip("no compiled LSTM kernel on this machine")
-    else:
-        monkeypatch.setattr(lstm_kernel, "kernels_for", lambda t: None)
-    return request.param
+POINTWISE_KERNEL = lstm_kernel  # the fixture ``pointwise`` (conftest.py) switches this kernel off and on
 
 
 def _outputs_and_grads(layer, x, state, weights):

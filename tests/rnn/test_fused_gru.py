@@ -13,17 +13,7 @@ from archlab.rnn.fused_gru import _GRURecurrence
 from archlab.rnn.layers import GRU
 
 I, H = 5, 6
-
-
-@pytest.fixture(params=["kernel", "torch-ops"])
-def pointwise(request, monkeypatch):
-    """Each test of the fused path runs with the compiled pointwise kernel and with its PyTorch-ops fallback."""
-    if request.param == "kernel":
-        if shutil.which("g++") is None or gru_kernel.load() is None:
-            pytest.skip("no compiled GRU kernel on this machine")
-    else:
-        monkeypatch.setattr(gru_kernel, "kernels_for", lambda t: None)
-    return request.param
+POINTWISE_KERNEL = gru_kernel  # the fixture ``pointwise`` (conftest.py) switches this kernel off and on
 
 
 def _outputs_and_grads(layer, x, state, weights):
