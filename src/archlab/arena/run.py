@@ -41,8 +41,9 @@ logger = logging.getLogger(__name__)
 class Budget:
     """What every architecture of one arena gets: ``target`` matched parameters, ``steps`` of ``batch_size``
     sequences of ``context`` bytes; the speed columns at ``prefill_context`` and ``decode_contexts``; the
-    learning-rate sweep (``lr_grid``, each rate ``sweep_steps`` steps; an empty grid takes the recorded rate,
-    ``archlab.arena.learning_rate``); MQAR recall after ``recall_steps`` of ``recall_batch_size``
+    learning-rate sweep (``lr_grid``, each rate ``sweep_steps`` steps, then each of ``lr_edge`` in turn while the
+    best rate so far is the highest tried; an empty grid takes the recorded rate, ``archlab.arena.learning_rate``);
+    MQAR recall after ``recall_steps`` of ``recall_batch_size``
     (``archlab.arena.recall``)."""
 
     name: str
@@ -59,6 +60,7 @@ class Budget:
     recall_batch_size: int
     lr_grid: tuple[float, ...] = ()
     sweep_steps: int = 0
+    lr_edge: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("target", "steps", "batch_size", "context", "prefill_context", "decode_tokens",
@@ -67,6 +69,8 @@ class Budget:
                 raise ValueError(f"{name}={getattr(self, name)} must be >= 1")
         if any(not lr > 0 for lr in self.lr_grid):
             raise ValueError(f"lr_grid={self.lr_grid} must hold learning rates > 0")
+        if self.lr_edge and (not self.lr_grid or any(not lr > max(self.lr_grid) for lr in self.lr_edge)):
+            raise ValueError(f"lr_edge={self.lr_edge} must hold rates above lr_grid={self.lr_grid}'s highest")
         if self.lr_grid and self.sweep_steps < 1:
             raise ValueError(f"sweep_steps={self.sweep_steps} must be >= 1 when lr_grid={self.lr_grid} is swept")
         if len(self.decode_contexts) != 2 or min(self.decode_contexts) < 1:
@@ -81,6 +85,19 @@ BUDGETS = {
                    decode_contexts=(1024, 8192), decode_tokens=64, eval_batches=16, max_bytes=20_000_000,
                    recall_steps=1000, recall_batch_size=32, lr_grid=(3e-4, 1e-3, 3e-3), sweep_steps=200),
 }
+
+SWEEP_GRID = (3e-4, 1e-3, 3e-3)  # the rates ``swept`` tries at any budget
+SWEEP_EDGE = (1e-2,)  # tried only when 3e-3, the grid's top, is best
+
+
+def swept(budget: Budget) -> Budget:
+    """``budget`` with a learning-rate sweep at its own sizes: ``SWEEP_GRID`` (and ``SWEEP_EDGE`` when the best
+    rate sits at the grid's top), each for ``budget.steps`` steps; a budget that sweeps already is kept. This is
+    how ``RECORDED`` (``archlab.arena.learning_rate``) is measured for ``quick``: ``archlab arena lm --budget
+    quick --sweep``."""
+    if budget.lr_grid:
+        return budget
+    return dataclasses.replace(budget, lr_grid=SWEEP_GRID, sweep_steps=budget.steps, lr_edge=SWEEP_EDGE)
 
 
 @dataclass
@@ -165,18 +182,28 @@ def _train_one(label: str, recipe: Any, run: Any, out: Path) -> dict[str, Any]:
     return {"model": task.model, "val_bpb": bpb, "tokens_per_s": statistics.mean(speeds)}
 
 
-def choose_lr(arch: str, recipe: Any, model_config: Any, config: ArenaConfig, out: Path) -> dict[str, Any]:
-    """``lr``, ``lr_source`` and, when the budget sweeps, ``lr_sweep`` (validation bpb per rate) of ``arch``."""
+def choose_lr(arch: str, recipe: Any, model_config: Any, config: ArenaConfig,
+              out: Path) -> tuple[dict[str, Any], dict[float, dict[str, Any]]]:
+    """``lr``, ``lr_source`` and, when the budget sweeps, ``lr_sweep`` (validation bpb per rate) of ``arch``; and
+    the sweep's runs by rate (seed 0, ``sweep_steps`` steps; none without a sweep)."""
     budget = config.budget
     if not budget.lr_grid:
         lr, source = recorded_lr(arch, recipe)
-        return {"lr": lr, "lr_source": source}
-    bpbs = {}
-    for lr in budget.lr_grid:
+        return {"lr": lr, "lr_source": source}, {}
+    runs: dict[float, dict[str, Any]] = {}
+    edge = list(budget.lr_edge)
+    rates = list(budget.lr_grid)
+    while rates:
+        lr = rates.pop(0)
         run = _run_config(recipe, model_config, config, seed=0, lr=lr, steps=budget.sweep_steps)
-        bpbs[lr] = _train_one(f"{arch} lr {lr:g}", recipe, run, out / "sweep" / arch / f"lr-{lr:g}")["val_bpb"]
-        logger.info("arena %s sweep: lr %g, val bpb %.4f after %d steps", arch, lr, bpbs[lr], budget.sweep_steps)
-    return {"lr": pick(bpbs), "lr_source": "sweep", "lr_sweep": {f"{lr:g}": bpb for lr, bpb in bpbs.items()}}
+        runs[lr] = _train_one(f"{arch} lr {lr:g}", recipe, run, out / "sweep" / arch / f"lr-{lr:g}")
+        logger.info("arena %s sweep: lr %g, val bpb %.4f after %d steps", arch, lr, runs[lr]["val_bpb"],
+                    budget.sweep_steps)
+        bpbs = {rate: r["val_bpb"] for rate, r in runs.items()}
+        if not rates and edge and pick(bpbs) == max(bpbs):
+            rates.append(edge.pop(0))  # the best sits at the top edge: try the next rate up
+    return ({"lr": pick(bpbs), "lr_source": "sweep", "lr_sweep": {f"{lr:g}": bpb for lr, bpb in bpbs.items()}},
+            runs)
 
 
 def run_arch(arch: str, config: ArenaConfig, out: Path) -> dict[str, Any]:
@@ -188,11 +215,16 @@ def run_arch(arch: str, config: ArenaConfig, out: Path) -> dict[str, Any]:
     fields = {f.name for f in dataclasses.fields(recipe.model_config())}
     overrides = {"max_seq_len": longest} if "max_seq_len" in fields else {}
     match = match_size(arch, recipe, budget.target, **overrides)
-    lr = choose_lr(arch, recipe, match.config, config, out)
-    runs = [_train_one(f"{arch} seed {seed}", recipe,
+    clock = _Clock()
+    lr, sweep_runs = choose_lr(arch, recipe, match.config, config, out)
+    sweep_time = clock.lap()
+    reused = sweep_runs.get(lr["lr"]) if budget.sweep_steps == budget.steps else None  # the same run as seed 0's
+    runs = [reused if seed == 0 and reused is not None else
+            _train_one(f"{arch} seed {seed}", recipe,
                        _run_config(recipe, match.config, config, seed=seed, lr=lr["lr"], steps=budget.steps),
                        out / "train" / arch / f"seed-{seed}")
             for seed in range(config.seeds)]
+    train_time = clock.lap()
     model = runs[0]["model"].float().cpu()
     bpbs = [r["val_bpb"] for r in runs]
     speed = statistics.mean(r["tokens_per_s"] for r in runs)
@@ -209,12 +241,29 @@ def run_arch(arch: str, config: ArenaConfig, out: Path) -> dict[str, Any]:
         tokens_per_s, nbytes = decode(model, context, budget.decode_tokens)
         record[f"decode_tokens_per_s@{context}"] = tokens_per_s
         record[f"state_bytes@{context}"] = nbytes
+    measure_time = clock.lap()
     torch.manual_seed(0)
     fresh = recipe.model_class(match.config)  # the matched model, untrained, for the recall task
     run = _run_config(recipe, match.config, config, seed=0, lr=lr["lr"], steps=budget.recall_steps)
     record.update(recall.train_recall(fresh, run, steps=budget.recall_steps, batch_size=budget.recall_batch_size,
                                       seed=0))
+    recall_time = clock.lap()
+    logger.info("arena %s: wall / process CPU seconds: sweep %.0f / %.0f, train %.0f / %.0f, measure %.0f / %.0f, "
+                "recall %.0f / %.0f", arch, *sweep_time, *train_time, *measure_time, *recall_time)
     return record
+
+
+class _Clock:
+    """Wall and process CPU seconds since the last ``lap``."""
+
+    def __init__(self) -> None:
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+
+    def lap(self) -> tuple[float, float]:
+        wall, cpu = time.perf_counter(), time.process_time()
+        lap = (wall - self.wall, cpu - self.cpu)
+        self.wall, self.cpu = wall, cpu
+        return lap
 
 
 def _check_settings(path: Path, saved: dict[str, Any], current: dict[str, Any]) -> None:
