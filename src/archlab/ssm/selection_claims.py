@@ -56,7 +56,7 @@ def selective_copying_claim(scale: Scale, seed: int) -> Evidence:
     # 0.909 / 0.960 / 0.963 (one thread: 0.968 / 0.967 / 0.939); 500 + 700: 0.902 at seed 0; 500 + 800 at
     # lr 5e-3 (one thread) 0.904 / 0.933 / 0.916; width 32 0.34-0.72. The two models now train side by side, one
     # thread each (a model this small barely uses a second thread: a Mamba step at length 64 takes 43 ms on one,
-    # 37 on two), which makes one-thread numbers the claim's: 600 + 700 steps 0.968 / 0.98 / 0.940; 600 + 600
+    # 37 on two), which makes one-thread numbers the claim's: 600 + 700 steps 0.968 / gap 0.529 / 0.940; 600 + 600
     # 0.968 / 0.967 / 0.940, LTI 0.423 / 0.421 / 0.435, 52.5-57.5 s beside another busy process (archlab run at
     # raised priority), against 70.9 s in a quiet make test for 600 + 700 steps one model after the other.
     width, d_state = 64, 16
