@@ -16,7 +16,9 @@ Setups (claims reference, section 9, and issue 13); each claim's module holds it
 - ``vision.residual-depth`` (``archlab.vision.depth``): plain CNNs and ResNets of 11, 17 and 23 layers, three
   training seeds each, their training-set loss after the same SGD budget.
 
-All four run on one thread (``threads=1``): tiny models whose speed a second thread does not buy on a shared machine.
+All four train on one thread each: tiny models whose speed a second thread does not buy on a shared machine.
+``vision.vit-data-hunger`` declares two threads and trains its models side by side, one thread each
+(``archlab.lab.side_by_side``); the others declare one (``threads=1``).
 """
 
 from __future__ import annotations
@@ -103,7 +105,7 @@ def vit_position_structure(scale: Scale, seed: int) -> Evidence:
               "closes, and both learn the digits.",
     source="Dosovitskiy et al. 2021 (ViT), section 4.3 and Fig. 3-4 ('the convolutional inductive bias is useful "
            "for smaller datasets'); claims reference section 9",
-    threads=1,
+    threads=2,
     rule="CNN - ViT test accuracy >= 0.08 at every measured n <= 200; gap at the full 1,437 <= 0.5 x gap at n = 100; "
          "both >= 0.90 at the full set; accuracies are means over the run's training seeds (full: three; quick: "
          "the run's one, held at run seeds 0, 1 and 2)",
