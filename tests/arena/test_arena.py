@@ -4,6 +4,7 @@ from html.parser import HTMLParser
 
 import pytest
 
+from archlab.arena import learning_rate
 from archlab.arena import run as arena_run
 from archlab.arena.report import columns, pareto_front, write_report
 from archlab.arena.run import ArenaConfig, Budget, run_arena
@@ -116,3 +117,19 @@ class _no_raise:
 
     def __exit__(self, *exc):
         return False
+
+
+def test_recall_trains_at_the_budgets_recall_rate_not_the_architectures(tmp_path, text, monkeypatch):
+    seen = []
+
+    def train_recall(model, run, *, steps, batch_size, seed):
+        seen.append((run.optim.lr, steps, batch_size))
+        return {f"recall@{k}": 0.0 for k in (4, 8, 16)}
+
+    monkeypatch.setattr(arena_run.recall, "train_recall", train_recall)
+    monkeypatch.setitem(learning_rate.RECORDED, "gru", 4e-3)
+    budget = Budget(**{**TINY.__dict__, "recall_lr": 2e-4})
+    record = arena_run.run_arch("gru", ArenaConfig(archs=("gru",), budget=budget, data=text), tmp_path)
+    assert record["lr"] == 4e-3 and seen == [(2e-4, TINY.recall_steps, TINY.recall_batch_size)]
+    with pytest.raises(ValueError, match="recall_lr"):
+        Budget(**{**TINY.__dict__, "recall_lr": 0.0})

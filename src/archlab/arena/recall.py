@@ -5,9 +5,24 @@ The task is the one of the ``ssm.recall-gap`` claim (Arora et al. 2023, Zoology,
 open with key-value pairs and later query each key once; the model must emit the key's value. Every
 architecture trains a fresh copy of its matched model (same config, same seed) on the same mixture of 4, 8 and
 16 pairs per batch (Based's training mixture), for the same steps and batch, by the one loop
-(``archlab.train.loop.fit``) at its own learning rate; ``recall@k`` is the share of queries answered right on
-held-out sequences of ``k`` pairs. Attention can look every pair up; a fixed-size recurrent state must hold
-them all, and loses pairs as they grow (the recall gap).
+(``archlab.train.loop.fit``) at one learning rate for all (``Budget.recall_lr``); ``recall@k`` is the share of
+queries answered right on held-out sequences of ``k`` pairs. Attention can look every pair up; a fixed-size
+recurrent state must hold them all, and loses pairs as they grow (the recall gap).
+
+The budget, as measured (issue 18, quick sizes, seed 0, recall@4 / 8 / 16; chance is 1/128 per query, guessing
+among the values in context 1/k), with the recipe's AdamW and cosine decay:
+
+- 200 steps of 16 at each architecture's text rate (the former quick budget; 200 held-out sequences per k): no
+  architecture past guessing. GPT-2 0.130 / 0.049 / 0.026 at 1e-3 but 0.009 / 0.011 / 0.015 at its swept text
+  rate 3e-3; Llama at 3e-3 0.020 / 0.016 / 0.014. The text rate is the wrong one here, so recall trains at one
+  rate for all.
+- 480 steps of 32 (30 warm-up steps; 100 held-out sequences per k): GPT-2 at 1e-3 reaches the plateau of
+  guessing among the values in context by step ~300 (0.198 / 0.091 / 0.058) and stays on it (0.243 / 0.108 /
+  0.063 at step 480; 174 s CPU); Llama at 3e-3 stays below it (0.069 / 0.043 / 0.026; 151 s CPU). Neither
+  leaves the plateau: without the short convolution the ``ssm.recall-gap`` claim's attention has, a transformer
+  must first form a previous-token head from positions (the induction-head phase change), and it did not
+  come within 480 steps of 32, about the most the quick budget's 15 minutes hold. The quick budget (300 steps of 32 at 1e-3) does not
+  show attention solving MQAR.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ Every architecture gets the same data (``data.path``, or the standard-library co
 optimiser and schedule (the ``lm`` recipe's defaults, Kaplan et al. 2020's comparison at equal non-embedding
 size and equal tokens) at its own learning rate (``archlab.arena.learning_rate``: swept in ``full``), and the
 precision asked for (float32 unless told); then a fresh copy of its matched model learns MQAR at the same
-fixed budget for every architecture (``archlab.arena.recall``). Resume: ``OUT/records/<arch>.json``
+fixed budget and learning rate for every architecture (``archlab.arena.recall``). Resume: ``OUT/records/<arch>.json``
 holds a finished architecture with the settings it ran under; a rerun skips it, and refuses, naming the field,
 when a setting changed. An unfinished one continues from its last checkpoint (``OUT/train/<arch>/seed-N``,
 the loop's exact resume).
@@ -43,8 +43,8 @@ class Budget:
     sequences of ``context`` bytes; the speed columns at ``prefill_context`` and ``decode_contexts``; the
     learning-rate sweep (``lr_grid``, each rate ``sweep_steps`` steps, then each of ``lr_edge`` in turn while the
     best rate so far is the highest tried; an empty grid takes the recorded rate, ``archlab.arena.learning_rate``);
-    MQAR recall after ``recall_steps`` of ``recall_batch_size``
-    (``archlab.arena.recall``)."""
+    MQAR recall after ``recall_steps`` of ``recall_batch_size`` at ``recall_lr``, one rate for every
+    architecture (``archlab.arena.recall``)."""
 
     name: str
     target: int
@@ -61,12 +61,15 @@ class Budget:
     lr_grid: tuple[float, ...] = ()
     sweep_steps: int = 0
     lr_edge: tuple[float, ...] = ()
+    recall_lr: float = 1e-3
 
     def __post_init__(self) -> None:
         for name in ("target", "steps", "batch_size", "context", "prefill_context", "decode_tokens",
                      "eval_batches", "recall_steps", "recall_batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}={getattr(self, name)} must be >= 1")
+        if not self.recall_lr > 0:
+            raise ValueError(f"recall_lr={self.recall_lr} must be > 0")
         if any(not lr > 0 for lr in self.lr_grid):
             raise ValueError(f"lr_grid={self.lr_grid} must hold learning rates > 0")
         if self.lr_edge and (not self.lr_grid or any(not lr > max(self.lr_grid) for lr in self.lr_edge)):
@@ -80,10 +83,10 @@ class Budget:
 BUDGETS = {
     "quick": Budget("quick", target=400_000, steps=150, batch_size=16, context=128, prefill_context=512,
                     decode_contexts=(128, 1024), decode_tokens=16, eval_batches=4, max_bytes=1_000_000,
-                    recall_steps=200, recall_batch_size=16),
+                    recall_steps=300, recall_batch_size=32, recall_lr=1e-3),
     "full": Budget("full", target=3_000_000, steps=2000, batch_size=32, context=256, prefill_context=2048,
                    decode_contexts=(1024, 8192), decode_tokens=64, eval_batches=16, max_bytes=20_000_000,
-                   recall_steps=1000, recall_batch_size=32, lr_grid=(3e-4, 1e-3, 3e-3), sweep_steps=200),
+                   recall_steps=1000, recall_batch_size=32, recall_lr=1e-3, lr_grid=(3e-4, 1e-3, 3e-3), sweep_steps=200),
 }
 
 SWEEP_GRID = (3e-4, 1e-3, 3e-3)  # the rates ``swept`` tries at any budget
@@ -244,7 +247,7 @@ def run_arch(arch: str, config: ArenaConfig, out: Path) -> dict[str, Any]:
     measure_time = clock.lap()
     torch.manual_seed(0)
     fresh = recipe.model_class(match.config)  # the matched model, untrained, for the recall task
-    run = _run_config(recipe, match.config, config, seed=0, lr=lr["lr"], steps=budget.recall_steps)
+    run = _run_config(recipe, match.config, config, seed=0, lr=budget.recall_lr, steps=budget.recall_steps)
     record.update(recall.train_recall(fresh, run, steps=budget.recall_steps, batch_size=budget.recall_batch_size,
                                       seed=0))
     recall_time = clock.lap()
