@@ -143,11 +143,24 @@ class RoutingTask(SampledTask):
         return {"val_accuracy": (self.model(x)[0].argmax(-1) == y).float().mean()}
 
 
+def routing_model(*, seed: int, d_expert: int = 64, **moe_kwargs) -> RoutedClassifier:
+    """``RoutedClassifier(**moe_kwargs)`` with ``N_CLUSTERS`` experts, initialised from ``torch.manual_seed(seed)``."""
+    torch.manual_seed(seed)
+    return RoutedClassifier(n_experts=N_CLUSTERS, d_expert=d_expert, **moe_kwargs)
+
+
 def train_routing(*, seed: int, steps: int, batch: int = 4096, lr: float = 3e-3, d_expert: int = 64,
                   eval_batches: int = 8, task: ClusterTask | None = None, **moe_kwargs) -> RoutingResult:
-    """Train ``RoutedClassifier(**moe_kwargs)`` for ``steps`` Adam steps and evaluate it."""
-    torch.manual_seed(seed)
-    model = RoutedClassifier(n_experts=N_CLUSTERS, d_expert=d_expert, **moe_kwargs)
+    """Train ``routing_model(seed=seed, d_expert=d_expert, **moe_kwargs)`` for ``steps`` Adam steps and evaluate
+    it (``fit_routing``)."""
+    return fit_routing(routing_model(seed=seed, d_expert=d_expert, **moe_kwargs), seed=seed, steps=steps,
+                       batch=batch, lr=lr, eval_batches=eval_batches, task=task)
+
+
+def fit_routing(model: RoutedClassifier, *, seed: int, steps: int, batch: int = 4096, lr: float = 3e-3,
+                eval_batches: int = 8, task: ClusterTask | None = None) -> RoutingResult:
+    """Train ``model`` for ``steps`` Adam steps on batches drawn by ``seed`` and evaluate it. Only a router that
+    draws noise while training (``noisy_topk``) draws from torch's global generator."""
     routing = RoutingTask(model, task or ClusterTask(), batch_size=batch, seed=seed, steps=steps,
                           eval_batches=eval_batches)
     quick_fit(routing, steps=steps, lr=lr, batch_size=batch, seed=seed, betas=(0.9, 0.999), min_lr_ratio=0.0,
