@@ -57,7 +57,8 @@ def test_tiny_arena_end_to_end(tmp_path, text, caplog):
         assert all(record.get(k) not in (None, "") for k in keys), record
         assert 0 < record["val_bpb"] < 9  # bytes: 8 bits is uniform
         assert all(0 <= record[f"recall@{k}"] <= 1 for k in (4, 8, 16))
-        assert record["lr_source"] == "recipe default" and "lr_sweep" not in record  # TINY sweeps nothing
+        assert record["lr_source"] == "recorded sweep" and "lr_sweep" not in record  # TINY sweeps nothing
+        assert record["lr"] == learning_rate.RECORDED[record["arch"]]
     by_arch = {r["arch"]: r for r in saved}
     assert by_arch["gpt2"]["state_bytes@32"] > by_arch["gpt2"]["state_bytes@8"]  # a KV cache grows
     assert by_arch["mamba"]["state_bytes@32"] == by_arch["mamba"]["state_bytes@8"]  # a recurrent state does not

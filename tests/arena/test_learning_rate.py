@@ -32,6 +32,8 @@ def test_pick_lowest_bpb_and_never_a_diverged_run():
 
 def test_recorded_lr_else_recipe_default(monkeypatch):
     recipe = all_recipes()["lm"]["gru"]
+    assert set(learning_rate.RECORDED) == set(all_recipes()["lm"])  # the quick sweep covered every architecture
+    monkeypatch.delitem(learning_rate.RECORDED, "gru")
     assert recorded_lr("gru", recipe) == (recipe.default_config().optim.lr, "recipe default")
     monkeypatch.setitem(learning_rate.RECORDED, "gru", 4e-3)
     assert recorded_lr("gru", recipe) == (4e-3, "recorded sweep")
