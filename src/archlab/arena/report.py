@@ -84,7 +84,8 @@ def write_report(records: list[dict[str, Any]], settings: dict[str, Any], out: P
             f"{budget['context']} bytes, precision {escape(settings['precision'])}, {settings['seeds']} seed(s), "
             f"data {escape(str(settings['data'] or 'the standard-library corpus'))}; each at its own lr "
             f"({lr_text}). recall@k: MQAR query accuracy at k key-value pairs after {budget['recall_steps']} steps of "
-            f"{budget['recall_batch_size']} sequences of 64 at lr {budget.get('recall_lr', 1e-3):g}. Click a column to sort.</p>\n"
+            f"{budget['recall_batch_size']} sequences of 64 at lr {budget.get('recall_lr', 1e-3):g}. "
+            "Click a column to sort.</p>\n"
             f'<table class="arena"><thead><tr>{head}</tr></thead><tbody>\n{rows}</tbody></table>\n'
             + "".join(f'<p><img src="{name}" alt="{name}"></p>\n' for name in FIGURES))
     path = out / "index.html"

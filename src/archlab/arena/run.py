@@ -86,7 +86,8 @@ BUDGETS = {
                     recall_steps=300, recall_batch_size=32, recall_lr=1e-3),
     "full": Budget("full", target=3_000_000, steps=2000, batch_size=32, context=256, prefill_context=2048,
                    decode_contexts=(1024, 8192), decode_tokens=64, eval_batches=16, max_bytes=20_000_000,
-                   recall_steps=1000, recall_batch_size=32, recall_lr=1e-3, lr_grid=(3e-4, 1e-3, 3e-3), sweep_steps=200),
+                   recall_steps=1000, recall_batch_size=32, recall_lr=1e-3, lr_grid=(3e-4, 1e-3, 3e-3),
+                   sweep_steps=200),
 }
 
 SWEEP_GRID = (3e-4, 1e-3, 3e-3)  # the rates ``swept`` tries at any budget
