@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from archlab.bench.registry import run_benchmark
+from archlab.core.blas import packed_sgemm
 from archlab.interop import from_torch
 from archlab.rnn import lstm_kernel
 from archlab.rnn.fused import _LSTMRecurrence, gate_order
@@ -96,6 +97,29 @@ def test_kernel_is_chosen_for_cpu_float32_and_float64_only():
     assert lstm_kernel.kernels_for(torch.zeros(1)) is not None
     assert lstm_kernel.kernels_for(torch.zeros(1, dtype=torch.float64)) is not None
     assert lstm_kernel.kernels_for(torch.zeros(1, dtype=torch.bfloat16)) is None
+    # the compiled time loop: float32 only, and only with MKL's packed GEMM
+    assert (lstm_kernel.sequence_for(torch.zeros(1)) is not None) == (packed_sgemm() is not None)
+    assert lstm_kernel.sequence_for(torch.zeros(1, dtype=torch.float64)) is None
+
+
+@pytest.mark.parametrize("threads,batch", [(1, 3), (2, 1), (2, 3), (3, 5)])
+def test_compiled_time_loop_splits_any_batch_among_threads(threads, batch):
+    """Each thread of the compiled loop owns a slice of the batch rows: slices of unequal size, and more threads
+    than rows, give the stepwise reference's outputs and gradients."""
+    if shutil.which("g++") is None or lstm_kernel.load() is None or lstm_kernel.sequence_for(torch.zeros(1)) is None:
+        pytest.skip("no compiled LSTM time loop on this machine")
+    torch.manual_seed(threads * 10 + batch)
+    fused = LSTM(input_size=I, hidden_size=H)
+    stepwise = _stepwise_twin(fused)
+    x, weights = torch.randn(batch, L, I), torch.randn(batch, L, H)
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        got = _outputs_and_grads(fused, x, None, weights)
+    finally:
+        torch.set_num_threads(before)
+    for a, b in zip(got, _outputs_and_grads(stepwise, x, None, weights)):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-5)
 
 
 def test_gate_order_takes_torch_blocks_to_o_i_f_g():

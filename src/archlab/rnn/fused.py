@@ -22,7 +22,10 @@ With ``s' = s (1 - s)`` and ``tanh' = 1 - tanh^2``, step t going back (``dh``, `
     da_f      = dc_t c_{t-1} s'(f)         da_g = dc_t i_t tanh'(g)
     dW_hh     = sum_t da_t^T h_{t-1}       dh_0 = W_hh^T da_1,  dc_0 = dc_1 f_1
 
-``lstm_sequence`` is the entry point; the layer's stepwise path is its reference and a test holds them equal.
+In float32 on CPU the forward's time loop itself runs compiled (``archlab.rnn.lstm_kernel.sequence_for``, with
+MKL's packed GEMM); elsewhere the loop is Python, each step an ``addmm`` and the compiled pointwise step (or
+PyTorch ops). ``lstm_sequence`` is the entry point; the layer's stepwise path is its reference and a test holds
+them equal.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from archlab.core.blas import packed_sgemm
 from archlab.rnn import lstm_kernel
 from archlab.rnn.cells import LSTMCell
 
@@ -72,6 +76,17 @@ def _steps_forward_kernel(step, gates: Tensor, h: Tensor, c: Tensor, tanh_c: Ten
         gates[:, t].addmm_(h[t], w_t)  # (B, 4H), rows L * 4H apart
         step(g_ptr + t * gate_bytes, c_ptr + t * state_bytes, c_ptr + (t + 1) * state_bytes,
              t_ptr + t * state_bytes, h_ptr + (t + 1) * state_bytes, batch, hidden, length * four_h, threads)
+
+
+def _sequence_forward(sequence, gates: Tensor, h: Tensor, c: Tensor, tanh_c: Tensor, w_hh: Tensor) -> None:
+    """``_steps_forward`` as one call of the compiled ``sequence`` (``archlab.rnn.lstm_kernel.sequence_for``), the
+    recurrent weight packed once for MKL's GEMM (``archlab.core.blas``)."""
+    batch, length, four_h = gates.shape
+    blas = packed_sgemm()
+    packed = blas.pack(w_hh)  # (4H, H); kept alive until the call returns
+    threads = max(1, min(torch.get_num_threads(), batch))  # each thread owns a slice of the batch rows
+    sequence(blas.compute_address, packed.data_ptr(), gates.data_ptr(), h.data_ptr(), c.data_ptr(), tanh_c.data_ptr(),
+             batch, length, four_h // 4, threads)
 
 
 def _steps_backward(grad_h: Tensor, dc: Tensor, gates: Tensor, c: Tensor, tanh_c: Tensor, w_hh: Tensor
@@ -139,10 +154,13 @@ class _LSTMRecurrence(torch.autograd.Function):
         tanh_c = x.new_empty(length, batch, hidden)  # (L, B, H)
         h[0], c[0] = h0, c0
         ctx.kernels = lstm_kernel.kernels_for(x)
-        if ctx.kernels is None:
-            _steps_forward(gates, h, c, tanh_c, w_hh)
-        else:
+        sequence = lstm_kernel.sequence_for(x) if ctx.kernels is not None else None
+        if sequence is not None:
+            _sequence_forward(sequence, gates, h, c, tanh_c, w_hh)
+        elif ctx.kernels is not None:
             _steps_forward_kernel(ctx.kernels[0], gates, h, c, tanh_c, w_hh)
+        else:
+            _steps_forward(gates, h, c, tanh_c, w_hh)
         ctx.has_bias = bias is not None
         ctx.save_for_backward(x, w_ih, gates, h, c, tanh_c, w_hh)
         return h, c[length].clone()
