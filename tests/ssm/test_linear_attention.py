@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from archlab.core.io import load_pretrained
+from archlab.ssm import linear_attention
 from archlab.ssm.linear_attention import (LinearAttention, LinearAttentionLM, LinearAttentionLMConfig,
                                           taylor_features)
 
@@ -123,3 +124,20 @@ def test_save_and_load_round_trip(tmp_path):
     loaded = load_pretrained(tmp_path)
     assert type(loaded) is LinearAttentionLM and loaded.config == model.config
     torch.testing.assert_close(loaded.eval()(ids()).logits, model(ids()).logits)
+
+
+def test_long_inputs_run_chunkwise_with_the_quadratic_forms_outputs_state_and_gradients(monkeypatch):
+    torch.manual_seed(0)
+    layer = LinearAttention(d_model=8, feature_dim=3, n_heads=2).double()
+    x = torch.randn(2, 29, 8, dtype=torch.float64, requires_grad=True)  # 29 positions: chunks of 8, 8, 8, 5
+    carried = layer.init_state(2, dtype=torch.float64)
+    carried.kv, carried.k_sum = torch.randn_like(carried.kv), torch.rand_like(carried.k_sum)  # a state carried in
+    results = []
+    for chunk in (64, 8):  # one quadratic block, then four chunks through the state
+        monkeypatch.setattr(linear_attention, "CHUNK", chunk)
+        state = linear_attention.LinearAttentionState(kv=carried.kv.clone(), k_sum=carried.k_sum.clone())
+        out = layer(x, cache=state)
+        grad = torch.autograd.grad(out.square().sum(), x)[0]
+        results.append((out, state.kv, state.k_sum, grad, layer(x)))  # with a state, and without
+    for a, b in zip(*results):
+        torch.testing.assert_close(a, b)

@@ -81,8 +81,8 @@ class Budget:
 
 
 BUDGETS = {
-    "quick": Budget("quick", target=400_000, steps=150, batch_size=16, context=128, prefill_context=512,
-                    decode_contexts=(128, 1024), decode_tokens=16, eval_batches=4, max_bytes=1_000_000,
+    "quick": Budget("quick", target=400_000, steps=150, batch_size=16, context=128, prefill_context=2048,
+                    decode_contexts=(1024, 8192), decode_tokens=16, eval_batches=4, max_bytes=1_000_000,
                     recall_steps=300, recall_batch_size=32, recall_lr=1e-3),
     "full": Budget("full", target=3_000_000, steps=2000, batch_size=32, context=256, prefill_context=2048,
                    decode_contexts=(1024, 8192), decode_tokens=64, eval_batches=16, max_bytes=20_000_000,

@@ -15,7 +15,8 @@ for queries and keys of ``f`` features, ``phi(x) = [1, x / f^(1/4), vec(x x^T) /
 sets the recurrent state size, which is what the recall-gap claim varies (Based, Fig. 2).
 
 Training uses the equivalent causal quadratic form (exact, and fast at the lengths of the synthetic tasks);
-decoding (``state=``, ``step``, ``generate`` from ``core.lm``) runs the recurrence chunk by chunk. As in Based, a
+inputs longer than ``CHUNK`` positions (a long prompt) and decoding (``state=``, ``step``, ``generate`` from
+``core.lm``) run it chunk by chunk through the recurrent state, so cost grows linearly with the length. As in Based, a
 short causal depthwise convolution (``ConvAttention``, kernel ``conv_kernel``) sits in front of each
 linear-attention layer.
 """
@@ -36,6 +37,9 @@ from archlab.core.outputs import LMOutput
 from archlab.core.tokens import check_token_ids
 from archlab.core.validation import check_at_least, check_divisible, check_positive
 from archlab.ssm.lm import ConvAttention, ConvAttentionState
+
+
+CHUNK = 256  # positions per quadratic block; every training length here is shorter, so training is one block
 
 
 def taylor_size(feature_dim: int) -> int:
@@ -87,7 +91,20 @@ class LinearAttention(nn.Module):
     def forward(self, x: torch.Tensor, *, cache: LinearAttentionState | None = None,
                 positions: torch.Tensor | None = None) -> torch.Tensor:
         """Mix ``x`` (B, L, D); with ``cache`` (a ``LinearAttentionState``) the chunk continues it, which is
-        updated. ``positions`` is accepted for the attention interface and unused (order comes from causality)."""
+        updated. ``positions`` is accepted for the attention interface and unused (order comes from causality).
+
+        Up to ``CHUNK`` positions take the quadratic form at once; a longer input runs ``CHUNK`` positions at a
+        time through a state (the chunkwise form of Katharopoulos et al. 2020, Sec. 3.4 / Yang et al. 2024), so
+        that its cost grows linearly with the length rather than quadratically."""
+        length = x.shape[1]
+        if length <= CHUNK:
+            return self._chunk(x, cache)
+        state = cache if cache is not None else self.init_state(x.shape[0], dtype=x.dtype, device=x.device)
+        return torch.cat([self._chunk(x[:, start:start + CHUNK], state) for start in range(0, length, CHUNK)],
+                         dim=1)  # (B, L, D)
+
+    def _chunk(self, x: torch.Tensor, cache: LinearAttentionState | None) -> torch.Tensor:
+        """The quadratic form over ``x`` (B, L, D), continuing and updating ``cache`` when one is given."""
         b, length, _ = x.shape
         h, f = self.n_heads, self.feature_dim
         q = taylor_features(self.q_proj(x).view(b, length, h, f).transpose(1, 2))  # (B, H, L, F)
