@@ -130,7 +130,41 @@ def test_recall_trains_at_the_budgets_recall_rate_not_the_architectures(tmp_path
     monkeypatch.setattr(arena_run.recall, "train_recall", train_recall)
     monkeypatch.setitem(learning_rate.RECORDED, "gru", 4e-3)
     budget = Budget(**{**TINY.__dict__, "recall_lr": 2e-4})
-    record = arena_run.run_arch("gru", ArenaConfig(archs=("gru",), budget=budget, data=text), tmp_path)
+    [record] = run_arena(ArenaConfig(archs=("gru",), budget=budget, data=text), tmp_path)
     assert record["lr"] == 4e-3 and seen == [(2e-4, TINY.recall_steps, TINY.recall_batch_size)]
+    assert record["recall@4"] == 0.0
     with pytest.raises(ValueError, match="recall_lr"):
         Budget(**{**TINY.__dict__, "recall_lr": 0.0})
+
+
+def test_recall_runs_two_at_a_time_after_training_and_resumes_alone(tmp_path, text, monkeypatch):
+    config = ArenaConfig(archs=("gru", "lstm", "llama"), budget=TINY, data=text)
+    stub = {"val_bpb": 1.0, "train_tokens_per_s": 1.0}
+    events = []
+    monkeypatch.setattr(arena_run, "run_arch", lambda arch, cfg, out: events.append(("train", arch)) or
+                        {"arch": arch, **stub})
+    groups = []
+
+    def side_by_side(*jobs):
+        groups.append(len(jobs))
+        if len(groups) == 2:
+            raise KeyboardInterrupt  # interrupted in the second group's recall
+        return [job() for job in jobs]
+
+    def train_recall(model, run, *, steps, batch_size, seed):
+        events.append(("recall", type(model).__name__))
+        return {f"recall@{k}": 0.5 for k in (4, 8, 16)}
+
+    monkeypatch.setattr(arena_run, "side_by_side", side_by_side)
+    monkeypatch.setattr(arena_run.recall, "train_recall", train_recall)
+    with pytest.raises(KeyboardInterrupt):
+        run_arena(config, tmp_path)
+    assert [e for e in events if e[0] == "train"] == [("train", "gru"), ("train", "lstm"), ("train", "llama")]
+    assert groups == [2, 1] and len([e for e in events if e[0] == "recall"]) == 2  # gru and lstm side by side
+    saved = {a: json.loads((tmp_path / "records" / f"{a}.json").read_text())["record"] for a in config.archs}
+    assert saved["gru"]["recall@8"] == saved["lstm"]["recall@8"] == 0.5 and "recall@8" not in saved["llama"]
+    events.clear()
+    groups.clear()
+    records = run_arena(config, tmp_path)  # trains nothing again; only llama's recall is left
+    assert events == [("recall", "DecoderLM")] and groups == [1]
+    assert [r["recall@16"] for r in records] == [0.5, 0.5, 0.5]

@@ -4,11 +4,12 @@ and its record written as soon as it finishes.
 Every architecture gets the same data (``data.path``, or the standard-library corpus), tokens, batch, context,
 optimiser and schedule (the ``lm`` recipe's defaults, Kaplan et al. 2020's comparison at equal non-embedding
 size and equal tokens) at its own learning rate (``archlab.arena.learning_rate``: swept in ``full``), and the
-precision asked for (float32 unless told); then a fresh copy of its matched model learns MQAR at the same
-fixed budget and learning rate for every architecture (``archlab.arena.recall``). Resume: ``OUT/records/<arch>.json``
-holds a finished architecture with the settings it ran under; a rerun skips it, and refuses, naming the field,
-when a setting changed. An unfinished one continues from its last checkpoint (``OUT/train/<arch>/seed-N``,
-the loop's exact resume).
+precision asked for (float32 unless told). Then a fresh copy of each matched model learns MQAR at the same
+fixed budget and learning rate for every architecture (``archlab.arena.recall``), two at a time. Resume:
+``OUT/records/<arch>.json`` holds an architecture with the settings it ran under, trained and measured, and
+finished once it has its recall columns; a rerun keeps it (running only a missing recall), and refuses, naming
+the field, when a setting changed. An unfinished training continues from its last checkpoint
+(``OUT/train/<arch>/seed-N``, the loop's exact resume).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import statistics
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import torch
 
@@ -30,6 +31,7 @@ from archlab.arena.learning_rate import pick, recorded_lr
 from archlab.arena.matching import match_size
 from archlab.arena.measure import decode, prefill_seconds
 from archlab.errors import UserError
+from archlab.lab.side_by_side import side_by_side
 from archlab.train.loop import fit
 from archlab.train.recipe import all_recipes
 from archlab.train.task import as_loss_output
@@ -210,15 +212,21 @@ def choose_lr(arch: str, recipe: Any, model_config: Any, config: ArenaConfig,
             runs)
 
 
-def run_arch(arch: str, config: ArenaConfig, out: Path) -> dict[str, Any]:
-    """Match, choose the learning rate, train (every seed), and measure one architecture; its record."""
-    recipe = all_recipes()["lm"][arch]
-    budget = config.budget
+def _match(arch: str, recipe: Any, budget: Budget) -> Any:
+    """``arch`` matched to ``budget.target``, with room for the longest sequence the arena gives it."""
     longest = max(budget.prefill_context, max(budget.decode_contexts) + budget.decode_tokens, budget.context,
                   recall.SEQ_LEN)
     fields = {f.name for f in dataclasses.fields(recipe.model_config())}
     overrides = {"max_seq_len": longest} if "max_seq_len" in fields else {}
-    match = match_size(arch, recipe, budget.target, **overrides)
+    return match_size(arch, recipe, budget.target, **overrides)
+
+
+def run_arch(arch: str, config: ArenaConfig, out: Path) -> dict[str, Any]:
+    """Match, choose the learning rate, train (every seed), and measure one architecture; its record without the
+    recall columns (``recall_job``)."""
+    recipe = all_recipes()["lm"][arch]
+    budget = config.budget
+    match = _match(arch, recipe, budget)
     clock = _Clock()
     lr, sweep_runs = choose_lr(arch, recipe, match.config, config, out)
     sweep_time = clock.lap()
@@ -246,15 +254,32 @@ def run_arch(arch: str, config: ArenaConfig, out: Path) -> dict[str, Any]:
         record[f"decode_tokens_per_s@{context}"] = tokens_per_s
         record[f"state_bytes@{context}"] = nbytes
     measure_time = clock.lap()
-    torch.manual_seed(0)
-    fresh = recipe.model_class(match.config)  # the matched model, untrained, for the recall task
-    run = _run_config(recipe, match.config, config, seed=0, lr=budget.recall_lr, steps=budget.recall_steps)
-    record.update(recall.train_recall(fresh, run, steps=budget.recall_steps, batch_size=budget.recall_batch_size,
-                                      seed=0))
-    recall_time = clock.lap()
-    logger.info("arena %s: wall / process CPU seconds: sweep %.0f / %.0f, train %.0f / %.0f, measure %.0f / %.0f, "
-                "recall %.0f / %.0f", arch, *sweep_time, *train_time, *measure_time, *recall_time)
+    logger.info("arena %s: wall / process CPU seconds: sweep %.0f / %.0f, train %.0f / %.0f, measure %.0f / %.0f",
+                arch, *sweep_time, *train_time, *measure_time)
     return record
+
+
+def recall_job(arch: str, config: ArenaConfig) -> Callable[[], dict[str, float]]:
+    """The MQAR training of ``arch``'s matched model, untrained, at the budget's recall rate (one rate for every
+    architecture), as a job returning its ``recall@k`` columns. The model is built here, from torch's global
+    generator seeded 0; the job itself draws only from its own generators (``archlab.arena.recall``), so jobs can
+    run side by side."""
+    recipe = all_recipes()["lm"][arch]
+    budget = config.budget
+    match = _match(arch, recipe, budget)
+    torch.manual_seed(0)
+    fresh = recipe.model_class(match.config)
+    run = _run_config(recipe, match.config, config, seed=0, lr=budget.recall_lr, steps=budget.recall_steps)
+
+    def job() -> dict[str, float]:
+        wall, cpu = time.perf_counter(), time.thread_time()  # one intra-op thread: the job's ops run in its thread
+        columns = recall.train_recall(fresh, run, steps=budget.recall_steps, batch_size=budget.recall_batch_size,
+                                      seed=0)
+        logger.info("arena %s: recall wall / thread CPU seconds %.0f / %.0f", arch, time.perf_counter() - wall,
+                    time.thread_time() - cpu)
+        return columns
+
+    return job
 
 
 class _Clock:
@@ -280,26 +305,51 @@ def _check_settings(path: Path, saved: dict[str, Any], current: dict[str, Any]) 
                             "options to continue it")
 
 
+RECALL_AT_ONCE = 2  # MQAR trainings run side by side (``archlab.lab.side_by_side``), one intra-op thread each
+
+
+def _has_recall(record: dict[str, Any]) -> bool:
+    return all(f"recall@{k}" in record for k in recall.PAIRS)
+
+
+def _save(path: Path, settings: dict[str, Any], record: dict[str, Any]) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"settings": settings, "record": record}, indent=2) + "\n")
+    tmp.replace(path)  # a record is whole or absent
+
+
 def run_arena(config: ArenaConfig, out: Path) -> list[dict[str, Any]]:
-    """Every architecture's record (finished ones in ``out/records`` kept), in the order of ``config.archs``."""
+    """Every architecture's record (finished ones in ``out/records`` kept), in the order of ``config.archs``.
+
+    Each architecture is trained and measured in turn on all the threads, its record saved; then the MQAR
+    trainings of those still without recall columns run ``RECALL_AT_ONCE`` at a time. Models of the arena's size
+    barely use a second thread, so two one-thread trainings at once take less time than two two-thread ones in a
+    row, and nothing they measure is a time. A record with recall columns is finished."""
     out = Path(out)
     records_dir = out / "records"
     records_dir.mkdir(parents=True, exist_ok=True)
     settings = config.settings()
-    records = []
+    records: dict[str, dict[str, Any]] = {}
     for arch in config.archs:
         path = records_dir / f"{arch}.json"
         if path.exists():
             saved = json.loads(path.read_text())
             _check_settings(path, saved["settings"], settings)
-            logger.info("arena %s: finished in an earlier run, kept (%s)", arch, path)
-            records.append(saved["record"])
+            logger.info("arena %s: %s in an earlier run, kept (%s)", arch,
+                        "finished" if _has_recall(saved["record"]) else "trained and measured", path)
+            records[arch] = saved["record"]
             continue
         logger.info("arena %s: matching and training", arch)
-        record = run_arch(arch, config, out)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"settings": settings, "record": record}, indent=2) + "\n")
-        tmp.replace(path)  # a record is whole or absent
-        logger.info("arena %s: val bpb %.3f, %.0f tokens/s", arch, record["val_bpb"], record["train_tokens_per_s"])
-        records.append(record)
-    return records
+        records[arch] = run_arch(arch, config, out)
+        _save(path, settings, records[arch])
+        logger.info("arena %s: val bpb %.3f, %.0f tokens/s", arch, records[arch]["val_bpb"],
+                    records[arch]["train_tokens_per_s"])
+    pending = [arch for arch in config.archs if not _has_recall(records[arch])]
+    for start in range(0, len(pending), RECALL_AT_ONCE):
+        group = pending[start:start + RECALL_AT_ONCE]
+        logger.info("arena: MQAR recall for %s", ", ".join(group))
+        jobs = [recall_job(arch, config) for arch in group]  # models built here, one after another
+        for arch, columns in zip(group, side_by_side(*jobs)):
+            records[arch].update(columns)
+            _save(records_dir / f"{arch}.json", settings, records[arch])
+    return [records[arch] for arch in config.archs]
