@@ -143,13 +143,13 @@ def test_recall_runs_two_at_a_time_after_training_and_resumes_alone(tmp_path, te
     events = []
     monkeypatch.setattr(arena_run, "run_arch", lambda arch, cfg, out: events.append(("train", arch)) or
                         {"arch": arch, **stub})
-    groups = []
+    calls = []
 
-    def side_by_side(*jobs):
-        groups.append(len(jobs))
-        if len(groups) == 2:
-            raise KeyboardInterrupt  # interrupted in the second group's recall
-        return [job() for job in jobs]
+    def side_by_side(*jobs, at_once):
+        calls.append((len(jobs), at_once))
+        jobs[0]()
+        jobs[1]()
+        raise KeyboardInterrupt  # interrupted before the third recall
 
     def train_recall(model, run, *, steps, batch_size, seed):
         events.append(("recall", type(model).__name__))
@@ -159,12 +159,16 @@ def test_recall_runs_two_at_a_time_after_training_and_resumes_alone(tmp_path, te
     monkeypatch.setattr(arena_run.recall, "train_recall", train_recall)
     with pytest.raises(KeyboardInterrupt):
         run_arena(config, tmp_path)
-    assert [e for e in events if e[0] == "train"] == [("train", "gru"), ("train", "lstm"), ("train", "llama")]
-    assert groups == [2, 1] and len([e for e in events if e[0] == "recall"]) == 2  # gru and lstm side by side
+    # every architecture trained and measured first, then all three recalls handed over, two at a time
+    assert events == [("train", "gru"), ("train", "lstm"), ("train", "llama"), ("recall", "RNNLM"),
+                      ("recall", "RNNLM")]
+    assert calls == [(3, arena_run.RECALL_AT_ONCE)] and arena_run.RECALL_AT_ONCE == 2
     saved = {a: json.loads((tmp_path / "records" / f"{a}.json").read_text())["record"] for a in config.archs}
     assert saved["gru"]["recall@8"] == saved["lstm"]["recall@8"] == 0.5 and "recall@8" not in saved["llama"]
     events.clear()
-    groups.clear()
+    calls.clear()
+    monkeypatch.setattr(arena_run, "side_by_side", lambda *jobs, at_once: calls.append(len(jobs)) or
+                        [job() for job in jobs])
     records = run_arena(config, tmp_path)  # trains nothing again; only llama's recall is left
-    assert events == [("recall", "DecoderLM")] and groups == [1]
+    assert events == [("recall", "DecoderLM")] and calls == [1]
     assert [r["recall@16"] for r in records] == [0.5, 0.5, 0.5]

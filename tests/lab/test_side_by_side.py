@@ -46,6 +46,32 @@ def test_a_failing_job_raises_after_the_others_finish():
 def test_no_jobs_is_an_error():
     with pytest.raises(ValueError, match="at least one job"):
         side_by_side()
+    with pytest.raises(ValueError, match="at_once=0"):
+        side_by_side(int, at_once=0)
+
+
+def test_at_once_runs_that_many_workers_each_taking_the_next_job():
+    running, most, lock = [0], [0], threading.Lock()
+    release = threading.Event()
+
+    def job(value, wait):
+        def run():
+            with lock:
+                running[0] += 1
+                most[0] = max(most[0], running[0])
+            if wait:
+                release.wait(10)  # the first job holds its worker while the other worker runs jobs 1-3
+            with lock:
+                running[0] -= 1
+            if value == 3:
+                release.set()
+            return value
+        return run
+
+    with torch_threads(2):
+        assert side_by_side(*(job(v, v == 0) for v in range(5)), at_once=2) == [0, 1, 2, 3, 4]
+        assert side_by_side(torch.get_num_threads, torch.get_num_threads, torch.get_num_threads, at_once=2) == [1] * 3
+    assert most[0] == 2
 
 
 def test_training_side_by_side_equals_training_alone():

@@ -322,9 +322,10 @@ def run_arena(config: ArenaConfig, out: Path) -> list[dict[str, Any]]:
     """Every architecture's record (finished ones in ``out/records`` kept), in the order of ``config.archs``.
 
     Each architecture is trained and measured in turn on all the threads, its record saved; then the MQAR
-    trainings of those still without recall columns run ``RECALL_AT_ONCE`` at a time. Models of the arena's size
-    barely use a second thread, so two one-thread trainings at once take less time than two two-thread ones in a
-    row, and nothing they measure is a time. A record with recall columns is finished."""
+    trainings of those still without recall columns run ``RECALL_AT_ONCE`` at a time, one intra-op thread each,
+    each worker taking the next training as its last one ends. On two cores one such training took 1.5-1.7x its
+    two-thread time, so two at once finish sooner than all in a row; nothing they measure is a time. A record
+    with recall columns is finished."""
     out = Path(out)
     records_dir = out / "records"
     records_dir.mkdir(parents=True, exist_ok=True)
@@ -345,11 +346,15 @@ def run_arena(config: ArenaConfig, out: Path) -> list[dict[str, Any]]:
         logger.info("arena %s: val bpb %.3f, %.0f tokens/s", arch, records[arch]["val_bpb"],
                     records[arch]["train_tokens_per_s"])
     pending = [arch for arch in config.archs if not _has_recall(records[arch])]
-    for start in range(0, len(pending), RECALL_AT_ONCE):
-        group = pending[start:start + RECALL_AT_ONCE]
-        logger.info("arena: MQAR recall for %s", ", ".join(group))
-        jobs = [recall_job(arch, config) for arch in group]  # models built here, one after another
-        for arch, columns in zip(group, side_by_side(*jobs)):
-            records[arch].update(columns)
-            _save(records_dir / f"{arch}.json", settings, records[arch])
+    if pending:
+        logger.info("arena: MQAR recall for %s, %d at a time", ", ".join(pending), RECALL_AT_ONCE)
+
+        def finished(arch: str, job: Callable[[], dict[str, float]]) -> Callable[[], None]:
+            def run() -> None:
+                records[arch].update(job())
+                _save(records_dir / f"{arch}.json", settings, records[arch])  # saved as soon as it ends
+            return run
+
+        # the models are built here, one after another; the trainings then run RECALL_AT_ONCE at a time
+        side_by_side(*(finished(arch, recall_job(arch, config)) for arch in pending), at_once=RECALL_AT_ONCE)
     return [records[arch] for arch in config.archs]

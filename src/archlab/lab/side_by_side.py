@@ -18,23 +18,35 @@ import torch
 from archlab.lab.measure import torch_threads
 
 
-def side_by_side(*jobs: Callable[[], Any]) -> list[Any]:
+def side_by_side(*jobs: Callable[[], Any], at_once: int | None = None) -> list[Any]:
     """Run ``jobs`` (callables without arguments) at once, one Python thread each, with the process's intra-op
-    threads shared out among them (at least one each); return their results in order. A job that raises
-    re-raises here, after every job has ended."""
+    threads shared out among them (at least one each); return their results in order. With ``at_once``, that
+    many worker threads take the jobs in order, each starting the next job as soon as its last one ends. A job
+    that raises re-raises here, after every job has ended."""
     if not jobs:
         raise ValueError("side_by_side needs at least one job")
+    workers_wanted = len(jobs) if at_once is None else at_once
+    if workers_wanted < 1:
+        raise ValueError(f"at_once={at_once} must be >= 1")
+    workers_wanted = min(workers_wanted, len(jobs))
     results: list[Any] = [None] * len(jobs)
     errors: list[BaseException | None] = [None] * len(jobs)
+    queue = iter(range(len(jobs)))
+    lock = threading.Lock()
 
-    def run(i: int) -> None:
-        try:
-            results[i] = jobs[i]()
-        except BaseException as error:  # handed to the caller below
-            errors[i] = error
+    def work() -> None:
+        while True:
+            with lock:
+                i = next(queue, None)
+            if i is None:
+                return
+            try:
+                results[i] = jobs[i]()
+            except BaseException as error:  # handed to the caller below
+                errors[i] = error
 
-    with torch_threads(max(1, torch.get_num_threads() // len(jobs))):
-        workers = [threading.Thread(target=run, args=(i,), name=f"side-by-side-{i}") for i in range(len(jobs))]
+    with torch_threads(max(1, torch.get_num_threads() // workers_wanted)):
+        workers = [threading.Thread(target=work, name=f"side-by-side-{n}") for n in range(workers_wanted)]
         for worker in workers:
             worker.start()
         for worker in workers:
