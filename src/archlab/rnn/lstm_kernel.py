@@ -20,6 +20,7 @@ MKL's packed interface and then the pointwise step, with no Python and no wait b
 from __future__ import annotations
 
 import ctypes
+from functools import cache
 
 import torch
 
@@ -127,10 +128,15 @@ def sequence_for(t: torch.Tensor) -> ctypes._CFuncPtr | None:
     """``lstm_sequence_fwd_f32`` for tensors like ``t`` (CPU float32, with MKL's packed GEMM), or None. Arguments:
     the GEMM's address and the packed W_hh (``archlab.core.blas``), then gates, h, c, tanh_c as in ``step_fwd``'s
     sequence form, the sizes B, L, H and the thread count."""
-    if t.device.type != "cpu" or t.dtype != torch.float32 or packed_sgemm() is None:
+    if t.device.type != "cpu" or t.dtype != torch.float32:
         return None
+    return _sequence_function()
+
+
+@cache
+def _sequence_function() -> ctypes._CFuncPtr | None:
     library = _LIBRARY.load()
-    if library is None:
+    if library is None or packed_sgemm() is None:
         return None
     function = library.lstm_sequence_fwd_f32
     function.argtypes = [ctypes.c_void_p] * 6 + [ctypes.c_int64] * 3 + [ctypes.c_int]
