@@ -22,10 +22,11 @@ among the values in context 1/k), with the recipe's AdamW and cosine decay:
   leaves the plateau: without the short convolution the ``ssm.recall-gap`` claim's attention has, a transformer
   must first form a previous-token head from positions (the induction-head phase change), and it did not
   come within 480 steps of 32, about the most the quick budget's 15 minutes hold. The quick budget (300 steps of 32
-  at 1e-3) does not show attention solving MQAR. The quick arena at it (2026-12-02, 200 held-out sequences per k):
-  linear 0.271 / 0.147 / 0.079, hybrid 0.250 / 0.113 / 0.053, gpt2 0.198 / 0.094 / 0.054, moe 0.190 / 0.097 / 0.047,
-  llama 0.151 / 0.081 / 0.047 (all on or near the 1/k plateau), mamba 0.015 / 0.008 / 0.009, lstm 0.010 / 0.009 /
-  0.007, gru 0.007 / 0.006 / 0.010 (chance); recall took 928 of the arena's 1,437 s of process CPU time.
+  at 1e-3) does not show attention solving MQAR. The quick arena at it (2026-12-02, 200 held-out sequences per k,
+  two trainings at a time on one thread each): linear 0.271 / 0.147 / 0.079, hybrid 0.250 / 0.113 / 0.053, moe
+  0.191 / 0.097 / 0.047, gpt2 0.174 / 0.087 / 0.049, llama 0.151 / 0.081 / 0.047 (all on or near the 1/k
+  plateau), mamba 0.015 / 0.008 / 0.009, lstm 0.010 / 0.009 / 0.007, gru 0.007 / 0.006 / 0.010 (chance); recall
+  took about 7.6 of the arena's 13 minutes of wall time (the trainings alone: 64-180 s each).
 """
 
 from __future__ import annotations

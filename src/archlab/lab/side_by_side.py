@@ -1,4 +1,4 @@
-"""Independent jobs of one claim run at the same time, each on its share of the claim's threads.
+"""Independent jobs run at the same time, each on its share of the threads (a claim's trainings, the arena's recalls).
 
 A claim that trains two small models (a selective SSM and its LTI baseline, say) runs on the intra-op threads it
 declares. Models this small keep one thread busy but not two: a Mamba step of width 64 at batch 8 takes 46 ms on

@@ -94,7 +94,7 @@ class LinearAttention(nn.Module):
         updated. ``positions`` is accepted for the attention interface and unused (order comes from causality).
 
         Up to ``CHUNK`` positions take the quadratic form at once; a longer input runs ``CHUNK`` positions at a
-        time through a state (the chunkwise form of Katharopoulos et al. 2020, Sec. 3.4 / Yang et al. 2024), so
+        time through a state (the chunkwise form of Hua et al. 2022, Sec. 3, and Yang et al. 2024, Sec. 2), so
         that its cost grows linearly with the length rather than quadratically."""
         length = x.shape[1]
         if length <= CHUNK:
